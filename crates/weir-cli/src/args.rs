@@ -1,0 +1,99 @@
+//! Command-line arguments as the user typed them.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Weir: a Flux-compatible GitOps engine for Kubernetes.
+#[derive(Debug, Parser)]
+#[command(name = "weir", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// Flags every command accepts.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags shared by all commands, named as `kubectl` and `flux` name them.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Path to the kubeconfig file [default: $KUBECONFIG, else ~/.kube/config, else in-cluster].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context to use instead of the current one.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Namespace to act in [default: the context's namespace, else flux-system].
+    #[arg(short = 'n', long, global = true, value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+    /// More logging on stderr (-v info, -vv debug, -vvv trace); WEIR_LOG overrides.
+    #[arg(short = 'v', long = "verbose", global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the version of this binary.
+    Version(VersionArgs),
+    /// Check that the cluster is reachable, recent enough, and accepts the credentials.
+    Check(CheckArgs),
+}
+
+/// `weir version`.
+#[derive(Debug, Args)]
+pub struct VersionArgs {
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+/// `weir check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Seconds to wait for the API server before giving up.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    pub timeout: u64,
+}
+
+/// How a command prints its result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// For people.
+    Text,
+    /// For programs.
+    Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_flags_work_after_the_command() {
+        let cli = Cli::try_parse_from([
+            "weir",
+            "check",
+            "--kubeconfig",
+            "/k",
+            "--context",
+            "c",
+            "-n",
+            "ns",
+            "-vv",
+        ])
+        .expect("valid command line");
+        assert_eq!(cli.global.kubeconfig, Some(PathBuf::from("/k")));
+        assert_eq!(cli.global.context.as_deref(), Some("c"));
+        assert_eq!(cli.global.namespace.as_deref(), Some("ns"));
+        assert_eq!(cli.global.verbose, 2);
+    }
+}

@@ -1,0 +1,15 @@
+//! One module per command.
+
+mod check;
+mod version;
+
+use crate::Hinted;
+use crate::args::{Cli, Command};
+
+/// Runs the parsed command line.
+pub(crate) async fn run(cli: Cli) -> Result<(), Hinted> {
+    match cli.command {
+        Command::Version(args) => version::run(&args),
+        Command::Check(args) => check::run(&cli.global, &args).await,
+    }
+}

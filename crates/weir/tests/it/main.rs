@@ -1,0 +1,3 @@
+//! The `weir` binary end to end, against the real API server from `weir-testenv`.
+
+mod check;
