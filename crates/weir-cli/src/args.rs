@@ -40,6 +40,57 @@ pub enum Command {
     Version(VersionArgs),
     /// Check that the cluster is reachable, recent enough, and accepts the credentials.
     Check(CheckArgs),
+    /// Kustomize-compatible builds.
+    #[command(subcommand)]
+    Kustomize(KustomizeCommand),
+}
+
+/// `weir kustomize ...`.
+#[derive(Debug, Subcommand)]
+pub enum KustomizeCommand {
+    /// Build a kustomization directory and print the resulting YAML.
+    Build(KustomizeBuildArgs),
+}
+
+/// `weir kustomize build`.
+#[derive(Debug, Args)]
+pub struct KustomizeBuildArgs {
+    /// The kustomization directory.
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Whether files outside a kustomization's directory may be read.
+    #[arg(long, value_enum, default_value_t = LoadRestrictorArg::LoadRestrictionsRootOnly)]
+    pub load_restrictor: LoadRestrictorArg,
+    /// Output order when the kustomization has no sortOptions (deprecated, as in kustomize).
+    #[arg(long, value_enum)]
+    pub reorder: Option<ReorderArg>,
+    /// Write the output to this file instead of standard output.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// `--load-restrictor` values, spelled as kustomize spells them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[allow(
+    clippy::enum_variant_names,
+    reason = "the names are kustomize's flag values"
+)]
+pub enum LoadRestrictorArg {
+    /// Only files in or below the kustomization directory.
+    #[value(name = "LoadRestrictionsRootOnly")]
+    LoadRestrictionsRootOnly,
+    /// Any file.
+    #[value(name = "LoadRestrictionsNone")]
+    LoadRestrictionsNone,
+}
+
+/// `--reorder` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReorderArg {
+    /// kustomize's legacy kind order.
+    Legacy,
+    /// Input order.
+    None,
 }
 
 /// `weir version`.

@@ -27,18 +27,9 @@ impl fmt::Display for Source {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The YAML itself is malformed (or exceeds the parser's anchor and size budget).
-    #[error("{path}:{line}:{column}: invalid YAML: {message}")]
-    Syntax {
-        /// File.
-        path: Arc<str>,
-        /// 1-based line in the file.
-        line: usize,
-        /// 1-based column.
-        column: usize,
-        /// The parser's explanation.
-        message: String,
-    },
+    /// The YAML itself is malformed (or exceeds the reader's alias budget, or repeats a key).
+    #[error(transparent)]
+    Yaml(#[from] crate::yaml::Error),
     /// A document is valid YAML but not a mapping, so it cannot be a Kubernetes object.
     #[error(
         "{origin}: document is a {found}, not a Kubernetes object (a mapping with apiVersion, kind and metadata)"
@@ -119,50 +110,6 @@ impl Object {
     }
 }
 
-/// A document of a stream: its text and the line it starts on.
-struct Chunk<'a> {
-    text: std::borrow::Cow<'a, str>,
-    first_line: usize,
-}
-
-/// Splits a stream at `---` document markers that start a line. The marker itself is blanked
-/// out (not removed) so that columns on its line stay right for error messages.
-fn split_documents(text: &str) -> Vec<Chunk<'_>> {
-    let mut chunks = Vec::new();
-    let mut start = 0;
-    let mut first_line = 1;
-    let mut pending_marker = false;
-    let mut offset = 0;
-    for (index, line) in text.split_inclusive('\n').enumerate() {
-        let content = line.trim_end_matches(['\n', '\r']);
-        let is_marker =
-            content == "---" || content.starts_with("--- ") || content.starts_with("---\t");
-        if is_marker {
-            if offset > start || pending_marker {
-                chunks.push(chunk(text, start, offset, first_line, pending_marker));
-            }
-            start = offset;
-            first_line = index + 1;
-            pending_marker = true;
-        }
-        offset += line.len();
-    }
-    if offset > start {
-        chunks.push(chunk(text, start, offset, first_line, pending_marker));
-    }
-    chunks
-}
-
-fn chunk(text: &str, start: usize, end: usize, first_line: usize, marker: bool) -> Chunk<'_> {
-    let slice = &text[start..end];
-    let text = if marker {
-        std::borrow::Cow::Owned(format!("   {}", &slice[3..]))
-    } else {
-        std::borrow::Cow::Borrowed(slice)
-    };
-    Chunk { text, first_line }
-}
-
 fn kind_of(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
@@ -174,35 +121,23 @@ fn kind_of(value: &Value) -> &'static str {
     }
 }
 
-/// Decodes a multi-document YAML stream into objects.
+/// Decodes a multi-document YAML stream into objects, reading YAML as kustomize and
+/// `kubectl` do (see [`crate::yaml`]).
 ///
-/// Empty documents and documents that are only `null` are skipped, as `kubectl` and
-/// kustomize do. Every other document must be a mapping; identity fields are not checked here
-/// (call [`Object::id`]) so that callers such as kustomize can accept partial objects.
+/// Empty documents and documents that are only `null` are skipped. Every other document must
+/// be a mapping; identity fields are not checked here (call [`Object::id`]) so that callers
+/// such as kustomize can accept partial objects.
 pub fn decode_documents(path: &str, text: &str) -> Result<Vec<Object>, Error> {
     let path: Arc<str> = Arc::from(path);
     let mut objects = Vec::new();
-    for chunk in split_documents(text) {
+    for doc in crate::yaml::parse_documents(&path, text)? {
         let source = Source {
             path: Arc::clone(&path),
-            line: chunk.first_line,
+            line: doc.line,
         };
-        let value: Option<Value> = serde_saphyr::from_str(&chunk.text).map_err(|err| {
-            let (line, column) = err
-                .location()
-                .map(|loc| (loc.line() as usize, loc.column() as usize))
-                .unwrap_or((1, 1));
-            Error::Syntax {
-                path: Arc::clone(&path),
-                line: line.max(1) + chunk.first_line - 1,
-                column: column.max(1),
-                message: first_line_of(&err.to_string()),
-            }
-        })?;
-        match value {
-            None | Some(Value::Null) => {}
-            Some(Value::Object(fields)) => objects.push(Object { fields, source }),
-            Some(other) => {
+        match doc.value {
+            Value::Object(fields) => objects.push(Object { fields, source }),
+            other => {
                 return Err(Error::NotAnObject {
                     origin: source,
                     found: kind_of(&other),
@@ -211,12 +146,6 @@ pub fn decode_documents(path: &str, text: &str) -> Result<Vec<Object>, Error> {
         }
     }
     Ok(objects)
-}
-
-/// The parser renders a source snippet after its message; errors here carry the location
-/// separately, so keep only the message.
-fn first_line_of(message: &str) -> String {
-    message.lines().next().unwrap_or(message).trim().to_owned()
 }
 
 #[cfg(test)]
@@ -229,7 +158,7 @@ mod tests {
         let objects = decode_documents("app.yaml", text).expect("valid stream");
         assert_eq!(objects.len(), 2);
         assert_eq!(objects[0].source.to_string(), "app.yaml:1");
-        assert_eq!(objects[1].source.to_string(), "app.yaml:8");
+        assert_eq!(objects[1].source.to_string(), "app.yaml:9");
         let id = objects[1].id().expect("complete object");
         assert_eq!(id.inventory_key(), "ns_b__Secret");
     }
@@ -249,7 +178,9 @@ mod tests {
         let message = err.to_string();
         assert!(message.starts_with("bad.yaml:"), "{message}");
         match err {
-            Error::Syntax { line, .. } => assert!((6..=8).contains(&line), "line {line}"),
+            Error::Yaml(crate::yaml::Error::Syntax { line, .. }) => {
+                assert!((6..=8).contains(&line), "line {line}")
+            }
             other => panic!("unexpected error {other:?}"),
         }
     }

@@ -4,11 +4,15 @@
 //! entries), and how to decode multi-document YAML into [`Object`]s while remembering where each
 //! came from ([`Source`]), so that every later error can point at a file and a line.
 //!
-//! Non-goals: talking to a cluster, schema validation, and rendering YAML back out (the
-//! kustomize engine owns output formatting).
+//! It also reads and writes YAML exactly as kustomize and `kubectl` do ([`yaml`]): go-yaml
+//! v3's scalar resolution on the way in, go-yaml v2's emitter (sorted keys, quoting, line
+//! folding) on the way out, so Weir's output is byte-identical to kustomize's.
+//!
+//! Non-goals: talking to a cluster and schema validation.
 
 mod decode;
 mod id;
+pub mod yaml;
 
 pub use decode::{Error, Object, Source, decode_documents};
 pub use id::{GroupKind, ObjectId, ParseIdError};

@@ -1,15 +1,17 @@
 //! One module per command.
 
 mod check;
+mod kustomize;
 mod version;
 
 use crate::Hinted;
-use crate::args::{Cli, Command};
+use crate::args::{Cli, Command, KustomizeCommand};
 
 /// Runs the parsed command line.
 pub(crate) async fn run(cli: Cli) -> Result<(), Hinted> {
     match cli.command {
         Command::Version(args) => version::run(&args),
         Command::Check(args) => check::run(&cli.global, &args).await,
+        Command::Kustomize(KustomizeCommand::Build(args)) => kustomize::build(&args),
     }
 }

@@ -1,3 +1,5 @@
 //! The `weir` binary end to end, against the real API server from `weir-testenv`.
 
+#![allow(clippy::panic, reason = "test helpers fail the test by panicking")]
+
 mod check;

@@ -1,0 +1,115 @@
+//! Output order: kustomize's legacy order (by kind, then id), or input order ("fifo").
+
+use crate::Error;
+use crate::resid::{Gvk, ResId};
+use crate::resource::ResMap;
+use crate::types::SortOptions;
+
+use crate::resid::{ORDER_FIRST as DEFAULT_FIRST, ORDER_LAST as DEFAULT_LAST};
+
+fn gvk_key(g: &Gvk) -> String {
+    let or = |s: &str, d: &str| {
+        if s.is_empty() {
+            d.to_owned()
+        } else {
+            s.to_owned()
+        }
+    };
+    format!(
+        "{}_{}_{}",
+        or(&g.group, "~G"),
+        or(&g.version, "~V"),
+        or(&g.kind, "~K")
+    )
+}
+
+fn id_key(id: &ResId) -> String {
+    let or = |s: &str, d: &str| {
+        if s.is_empty() {
+            d.to_owned()
+        } else {
+            s.to_owned()
+        }
+    };
+    format!(
+        "{}|{}|{}",
+        gvk_key(&id.gvk),
+        or(&id.namespace, "~X"),
+        or(&id.name, "~N")
+    )
+}
+
+/// Sorts in kustomize's legacy order with the given first and last kinds.
+pub(crate) fn legacy(resources: &mut ResMap, first: &[String], last: &[String]) {
+    let rank = |kind: &str| -> i64 {
+        if let Some(i) = first.iter().position(|k| k == kind) {
+            return i as i64 - first.len() as i64;
+        }
+        if let Some(i) = last.iter().position(|k| k == kind) {
+            return 1 + i as i64;
+        }
+        0
+    };
+    resources.list.sort_by(|a, b| {
+        let (ia, ib) = (a.cur_id(), b.cur_id());
+        if ia.gvk != ib.gvk {
+            let (ra, rb) = (rank(&ia.gvk.kind), rank(&ib.gvk.kind));
+            if ra != rb {
+                return ra.cmp(&rb);
+            }
+            let both_ns = ia.gvk.kind == "Namespace" && ib.gvk.kind == "Namespace";
+            if both_ns && (ia.gvk.group.is_empty() || ib.gvk.group.is_empty()) {
+                return gvk_key(&ib.gvk).cmp(&gvk_key(&ia.gvk));
+            }
+            return gvk_key(&ia.gvk).cmp(&gvk_key(&ib.gvk));
+        }
+        id_key(&ia).cmp(&id_key(&ib))
+    });
+}
+
+/// Applies `sortOptions`, or the CLI's reorder choice when the kustomization has none.
+pub(crate) fn apply(
+    resources: &mut ResMap,
+    options: Option<&SortOptions>,
+    legacy_default: bool,
+) -> Result<(), Error> {
+    let defaults = || {
+        (
+            DEFAULT_FIRST
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect::<Vec<_>>(),
+            DEFAULT_LAST
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect::<Vec<_>>(),
+        )
+    };
+    match options {
+        Some(o) => match o.order.as_str() {
+            "legacy" => {
+                let (first, last) = match &o.legacy_sort_options {
+                    Some(l) => (l.order_first.clone(), l.order_last.clone()),
+                    None => defaults(),
+                };
+                legacy(resources, &first, &last);
+                Ok(())
+            }
+            "fifo" if o.legacy_sort_options.is_some() => Err(Error::Build {
+                context: "sortOptions".into(),
+                message: "the field 'sortOptions.legacySortOptions' is set but the selected sort order is 'fifo', not 'legacy'".into(),
+            }),
+            "fifo" => Ok(()),
+            other => Err(Error::Build {
+                context: "sortOptions".into(),
+                message: format!("the field 'sortOptions.order' must be one of [fifo, legacy], not '{other}'"),
+            }),
+        },
+        None if legacy_default => {
+            let (first, last) = defaults();
+            legacy(resources, &first, &last);
+            Ok(())
+        }
+        None => Ok(()),
+    }
+}
