@@ -902,12 +902,11 @@ pub(crate) fn build_top(
         // The top kustomization resets the schema: its own, or the built-in one.
         let mut state = target.ldr.schema.borrow_mut();
         state.declared = target.declared_schema.is_some();
-        state.schema = std::rc::Rc::new(
-            target
-                .declared_schema
-                .clone()
-                .unwrap_or_else(|| smp::Schema::builtin().clone()),
-        );
+        state.schema = std::rc::Rc::new(match &target.declared_schema {
+            Some(s) if state.layer => smp::Schema::builtin().layered(s),
+            Some(s) => s.clone(),
+            None => smp::Schema::builtin().clone(),
+        });
     }
     let metadata = target.k.build_metadata.clone().unwrap_or_default();
     if !metadata.is_empty() {

@@ -64,6 +64,61 @@ impl FileSystem for DiskFs {
     }
 }
 
+/// The real filesystem, confined to one directory: anything that resolves (through `..` or
+/// symlinks) outside it does not exist. Used for source artifacts, where kustomize's own load
+/// restrictor is off but nothing may escape the artifact.
+#[derive(Debug, Clone)]
+pub struct RootedFs {
+    root: PathBuf,
+}
+
+impl RootedFs {
+    /// Confines reads to `root` (which must exist).
+    pub fn new(root: &Path) -> io::Result<Self> {
+        Ok(RootedFs {
+            root: std::fs::canonicalize(root)?,
+        })
+    }
+
+    fn check(&self, path: &Path) -> io::Result<PathBuf> {
+        let real = std::fs::canonicalize(path)?;
+        if real.starts_with(&self.root) {
+            Ok(real)
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!(
+                    "'{}' is outside the source root '{}'",
+                    path.display(),
+                    self.root.display()
+                ),
+            ))
+        }
+    }
+}
+
+impl FileSystem for RootedFs {
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        DiskFs.read(&self.check(path)?)
+    }
+
+    fn is_dir(&self, path: &Path) -> bool {
+        self.check(path).is_ok_and(|p| p.is_dir())
+    }
+
+    fn is_file(&self, path: &Path) -> bool {
+        self.check(path).is_ok_and(|p| p.is_file())
+    }
+
+    fn list(&self, path: &Path) -> io::Result<Vec<String>> {
+        DiskFs.list(&self.check(path)?)
+    }
+
+    fn canonicalize(&self, path: &Path) -> io::Result<PathBuf> {
+        self.check(path)
+    }
+}
+
 /// An in-memory tree of files. Paths are absolute; directories are implied by files.
 #[derive(Debug, Clone, Default)]
 pub struct MemFs {

@@ -11,6 +11,7 @@ mod build;
 mod config;
 mod crds;
 mod fieldspec;
+pub mod flux;
 pub mod fs;
 mod generate;
 mod loader;
@@ -33,7 +34,7 @@ mod yamlio;
 use std::path::Path;
 
 pub use config::TransformerConfig;
-pub use fs::{DiskFs, FileSystem, MemFs};
+pub use fs::{DiskFs, FileSystem, MemFs, RootedFs};
 pub use loader::LoadRestrictor;
 pub use resource::{ResMap, Resource};
 
@@ -122,6 +123,22 @@ pub struct Options {
     pub load_restrictor: LoadRestrictor,
     /// Output order.
     pub reorder: Reorder,
+    /// Whether an `openapi` schema adds to the built-in Kubernetes schema (Flux) rather than
+    /// replacing it when declared at the top (`kustomize build`).
+    pub layer_openapi: bool,
+}
+
+impl Options {
+    /// The options Flux's kustomize-controller builds with: no load restriction (the
+    /// filesystem itself is confined to the source artifact), legacy order, `openapi`
+    /// schemas layered over the built-in one.
+    pub fn flux() -> Self {
+        Options {
+            load_restrictor: LoadRestrictor::None,
+            reorder: Reorder::Legacy,
+            layer_openapi: true,
+        }
+    }
 }
 
 /// The result of a build.
@@ -147,7 +164,10 @@ impl Output {
 
 /// Builds the kustomization in `dir` (read through `fs`).
 pub fn build(fs: &dyn FileSystem, dir: &Path, options: &Options) -> Result<Output, Error> {
-    let schema = std::cell::RefCell::new(loader::SchemaState::default());
+    let schema = std::cell::RefCell::new(loader::SchemaState {
+        layer: options.layer_openapi,
+        ..loader::SchemaState::default()
+    });
     let ldr = loader::Loader::root(fs, dir, options.load_restrictor, &schema)?;
     let (mut resources, sort_options) = build::build_top(ldr)?;
     sort::apply(

@@ -28,6 +28,8 @@ pub(crate) struct SchemaState {
     pub(crate) declared: bool,
     /// The schema patches use now.
     pub(crate) schema: std::rc::Rc<crate::smp::Schema>,
+    /// Whether declared schemas add to the built-in one even at the top.
+    pub(crate) layer: bool,
 }
 
 impl Default for SchemaState {
@@ -35,6 +37,7 @@ impl Default for SchemaState {
         SchemaState {
             declared: false,
             schema: std::rc::Rc::new(crate::smp::Schema::builtin().clone()),
+            layer: false,
         }
     }
 }

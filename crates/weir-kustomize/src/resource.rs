@@ -246,15 +246,29 @@ impl ResMap {
 
     /// Appends all of `other`; any id already present (or repeated in `other`) is an error.
     pub fn append_all(&mut self, other: ResMap) -> Result<(), Error> {
-        let mut seen: std::collections::HashSet<IdKey> =
-            self.list.iter().map(|r| IdKey::of(&r.cur_id())).collect();
-        for r in other.list {
+        // Bases are merged one after the other into a growing list: look at the (few)
+        // incoming ids, and only compute full ids of existing resources whose name matches.
+        let mut incoming: std::collections::HashSet<IdKey> = std::collections::HashSet::new();
+        for r in &other.list {
             let id = r.cur_id();
-            if !seen.insert(IdKey::of(&id)) {
-                return Err(conflict(&id, &r));
+            if !incoming.insert(IdKey::of(&id)) {
+                return Err(conflict(&id, r));
             }
-            self.list.push(r);
         }
+        let names: std::collections::HashSet<&str> = other.list.iter().map(|r| r.name()).collect();
+        for existing in &self.list {
+            if names.contains(existing.name()) && incoming.contains(&IdKey::of(&existing.cur_id()))
+            {
+                let id = existing.cur_id();
+                let culprit = other
+                    .list
+                    .iter()
+                    .find(|r| r.cur_id().equals(&id))
+                    .unwrap_or(existing);
+                return Err(conflict(&id, culprit));
+            }
+        }
+        self.list.extend(other.list);
         Ok(())
     }
 

@@ -50,12 +50,19 @@ pub(crate) fn legacy(resources: &mut ResMap, first: &[String], last: &[String]) 
         }
         0
     };
-    resources.list.sort_by(|a, b| {
-        let (ia, ib) = (a.cur_id(), b.cur_id());
+    // Ids are computed once per resource, not per comparison.
+    let mut keyed: Vec<(i64, ResId, crate::resource::Resource)> =
+        std::mem::take(&mut resources.list)
+            .into_iter()
+            .map(|r| {
+                let id = r.cur_id();
+                (rank(&id.gvk.kind), id, r)
+            })
+            .collect();
+    keyed.sort_by(|(ra, ia, _), (rb, ib, _)| {
         if ia.gvk != ib.gvk {
-            let (ra, rb) = (rank(&ia.gvk.kind), rank(&ib.gvk.kind));
             if ra != rb {
-                return ra.cmp(&rb);
+                return ra.cmp(rb);
             }
             let both_ns = ia.gvk.kind == "Namespace" && ib.gvk.kind == "Namespace";
             if both_ns && (ia.gvk.group.is_empty() || ib.gvk.group.is_empty()) {
@@ -63,8 +70,9 @@ pub(crate) fn legacy(resources: &mut ResMap, first: &[String], last: &[String]) 
             }
             return gvk_key(&ia.gvk).cmp(&gvk_key(&ib.gvk));
         }
-        id_key(&ia).cmp(&id_key(&ib))
+        id_key(ia).cmp(&id_key(ib))
     });
+    resources.list = keyed.into_iter().map(|(_, _, r)| r).collect();
 }
 
 /// Applies `sortOptions`, or the CLI's reorder choice when the kustomization has none.

@@ -22,6 +22,7 @@ pub(crate) fn build(args: &KustomizeBuildArgs) -> Result<(), Hinted> {
             Some(ReorderArg::None) => weir_kustomize::Reorder::None,
             _ => weir_kustomize::Reorder::Legacy,
         },
+        layer_openapi: false,
     };
     let output = weir_kustomize::build(&weir_kustomize::DiskFs, &args.dir, &options).map_err(|e| {
         let hint = match &e {

@@ -200,3 +200,28 @@ fn unsupported_features_say_so() {
     let e = build_err(d.path());
     assert!(e.contains("remote"), "{e}");
 }
+
+#[cfg(unix)]
+#[test]
+fn a_rooted_filesystem_keeps_flux_builds_inside_the_artifact() {
+    // Flux turns kustomize's load restrictor off but confines the build to the artifact.
+    let d = tempfile::tempdir().expect("tempdir");
+    write(d.path(), "outside/secret.yaml", CM);
+    write(d.path(), "artifact/shared/cm.yaml", CM);
+    write(
+        d.path(),
+        "artifact/app/kustomization.yaml",
+        "resources: [../shared/cm.yaml]\n",
+    );
+    let fs = weir_kustomize::RootedFs::new(&d.path().join("artifact")).expect("root");
+    let app = d.path().join("artifact/app");
+    let ok = build(&fs, &app, &Options::flux()).expect("files elsewhere in the artifact load");
+    assert_eq!(ok.resources.len(), 1);
+    write(
+        d.path(),
+        "artifact/app/kustomization.yaml",
+        "resources: [../../outside/secret.yaml]\n",
+    );
+    let e = build(&fs, &app, &Options::flux()).expect_err("outside the artifact");
+    assert!(e.to_string().contains("outside the source root"), "{e}");
+}

@@ -28,6 +28,7 @@ fn memory_and_disk_builds_agree() {
         reorder: Reorder::None,
         ..Options::default()
     };
+    assert!(!opts.layer_openapi);
     let from_mem = build(&mem, Path::new("/app"), &opts).expect("memory build");
     let from_disk = build(&DiskFs, &disk.path().join("app"), &opts).expect("disk build");
     assert_eq!(from_mem.to_yaml(), from_disk.to_yaml());
