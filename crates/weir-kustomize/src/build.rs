@@ -772,62 +772,43 @@ fn check_kind(k: &Kustomization, file: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// Whether nothing but `apiVersion` and `kind` is set (kustomize's CheckEmpty).
 fn is_empty(k: &Kustomization) -> bool {
-    let mut probe = k.clone();
-    probe.api_version = None;
-    probe.kind = None;
-    let v = serde_json::to_value(ProbeFields(&probe)).unwrap_or(Value::Null);
-    v.as_object()
-        .is_some_and(|m| m.values().all(Value::is_null))
-}
-
-/// Serialises just enough of a kustomization to tell whether any field is set.
-struct ProbeFields<'a>(&'a Kustomization);
-
-impl serde::Serialize for ProbeFields<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let k = self.0;
-        let set = [
-            k.metadata.is_some(),
-            k.openapi.is_some(),
-            k.name_prefix.is_some(),
-            k.name_suffix.is_some(),
-            k.namespace.is_some(),
-            k.common_labels.is_some(),
-            k.labels.is_some(),
-            k.common_annotations.is_some(),
-            k.patches_strategic_merge.is_some(),
-            k.patches_json6902.is_some(),
-            k.patches.is_some(),
-            k.images.is_some(),
-            k.image_tags.is_some(),
-            k.replacements.is_some(),
-            k.replicas.is_some(),
-            k.vars.is_some(),
-            k.sort_options.is_some(),
-            k.resources.is_some(),
-            k.components.is_some(),
-            k.crds.is_some(),
-            k.bases.is_some(),
-            k.config_map_generator.is_some(),
-            k.secret_generator.is_some(),
-            k.helm_globals.is_some(),
-            k.helm_charts.is_some(),
-            k.helm_chart_inflation_generator.is_some(),
-            k.generator_options.is_some(),
-            k.configurations.is_some(),
-            k.generators.is_some(),
-            k.transformers.is_some(),
-            k.validators.is_some(),
-            k.build_metadata.is_some(),
-        ];
-        let mut m = s.serialize_map(Some(set.len()))?;
-        for (i, present) in set.iter().enumerate() {
-            m.serialize_entry(&i, &if *present { Some(true) } else { None })?;
-        }
-        m.end()
-    }
+    let set = [
+        k.metadata.is_some(),
+        k.openapi.is_some(),
+        k.name_prefix.is_some(),
+        k.name_suffix.is_some(),
+        k.namespace.is_some(),
+        k.common_labels.is_some(),
+        k.labels.is_some(),
+        k.common_annotations.is_some(),
+        k.patches_strategic_merge.is_some(),
+        k.patches_json6902.is_some(),
+        k.patches.is_some(),
+        k.images.is_some(),
+        k.image_tags.is_some(),
+        k.replacements.is_some(),
+        k.replicas.is_some(),
+        k.vars.is_some(),
+        k.sort_options.is_some(),
+        k.resources.is_some(),
+        k.components.is_some(),
+        k.crds.is_some(),
+        k.bases.is_some(),
+        k.config_map_generator.is_some(),
+        k.secret_generator.is_some(),
+        k.helm_globals.is_some(),
+        k.helm_charts.is_some(),
+        k.helm_chart_inflation_generator.is_some(),
+        k.generator_options.is_some(),
+        k.configurations.is_some(),
+        k.generators.is_some(),
+        k.transformers.is_some(),
+        k.validators.is_some(),
+        k.build_metadata.is_some(),
+    ];
+    !set.iter().any(|s| *s)
 }
 
 /// Resources from one file: every document must be an object with kind and metadata.name

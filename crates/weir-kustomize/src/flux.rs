@@ -88,45 +88,6 @@ impl FileSystem for Layered<'_> {
     }
 }
 
-/// Top-level fields kustomize knows; Flux re-marshals the kustomization through its Go type,
-/// which drops anything else.
-const KNOWN: &[&str] = &[
-    "apiVersion",
-    "kind",
-    "metadata",
-    "openapi",
-    "namePrefix",
-    "nameSuffix",
-    "namespace",
-    "commonLabels",
-    "labels",
-    "commonAnnotations",
-    "patchesStrategicMerge",
-    "patchesJson6902",
-    "patches",
-    "images",
-    "imageTags",
-    "replacements",
-    "replicas",
-    "vars",
-    "sortOptions",
-    "resources",
-    "components",
-    "crds",
-    "bases",
-    "configMapGenerator",
-    "secretGenerator",
-    "helmGlobals",
-    "helmCharts",
-    "helmChartInflationGenerator",
-    "generatorOptions",
-    "configurations",
-    "generators",
-    "transformers",
-    "validators",
-    "buildMetadata",
-];
-
 /// Builds `dir` the way Flux's kustomize-controller does for a `Kustomization` with `overlay`.
 /// Returns the output and warnings (such as kustomization fields Flux ignores).
 ///
@@ -166,9 +127,11 @@ pub fn build_with_overlay(
                     message: "is not a mapping of kustomization fields".into(),
                 });
             };
+            // Flux re-marshals the kustomization through its Go type, which drops unknown
+            // fields.
             let unknown: Vec<String> = map
                 .keys()
-                .filter(|k| !KNOWN.contains(&k.as_str()))
+                .filter(|k| !crate::types::TOP_LEVEL_FIELDS.contains(&k.as_str()))
                 .cloned()
                 .collect();
             for key in unknown {

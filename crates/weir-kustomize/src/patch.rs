@@ -100,16 +100,22 @@ pub(crate) fn apply_strategic(
     if opts.allow_name_change || opts.allow_kind_change {
         res.store_previous_id();
     }
+    let id = res.cur_id();
     let target = Value::Object(std::mem::take(&mut res.obj));
     let patch_value = Value::Object(patch.obj.clone());
-    let outcome = smp::apply(&target, &patch_value, schema).map_err(|e| Error::Build {
-        context: format!(
-            "applying patch {} to {}",
-            patch.origin,
-            res.cur_id_of(&target)
-        ),
-        message: e.to_string(),
-    })?;
+    let outcome = match smp::apply(&target, &patch_value, schema) {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            // Leave the resource as it was for any later message.
+            if let Value::Object(m) = target {
+                res.obj = m;
+            }
+            return Err(Error::Build {
+                context: format!("applying patch {} to {id}", patch.origin),
+                message: e.to_string(),
+            });
+        }
+    };
     match outcome {
         smp::Outcome::Deleted => {
             res.obj = serde_json::Map::new();
@@ -140,9 +146,9 @@ pub(crate) fn apply_json(
     ops: &json_patch::Patch,
     source: &str,
 ) -> Result<(), Error> {
+    let id = res.cur_id();
     let mut doc = Value::Object(std::mem::take(&mut res.obj));
     let result = json_patch::patch(&mut doc, ops);
-    let id = res.cur_id_of(&doc);
     if let Value::Object(m) = doc {
         res.obj = m;
     }
@@ -150,14 +156,4 @@ pub(crate) fn apply_json(
         context: format!("applying JSON patch {source} to {id}"),
         message: e.to_string(),
     })
-}
-
-impl Resource {
-    /// The id of `value` as an object, for messages while the object is taken out.
-    pub(crate) fn cur_id_of(&self, value: &Value) -> String {
-        match value {
-            Value::Object(m) => Resource::new(m.clone(), "").cur_id().to_string(),
-            _ => self.cur_id().to_string(),
-        }
-    }
 }

@@ -160,7 +160,8 @@ impl Gvk {
         0
     }
 
-    fn stable_sort_key(&self) -> String {
+    /// `group_version_kind` with `~G`/`~V`/`~K` for empty parts: kustomize's sort key.
+    pub(crate) fn stable_sort_key(&self) -> String {
         let or = |s: &str, d: &str| {
             if s.is_empty() {
                 d.to_owned()

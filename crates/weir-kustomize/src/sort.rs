@@ -8,19 +8,7 @@ use crate::types::SortOptions;
 use crate::resid::{ORDER_FIRST as DEFAULT_FIRST, ORDER_LAST as DEFAULT_LAST};
 
 fn gvk_key(g: &Gvk) -> String {
-    let or = |s: &str, d: &str| {
-        if s.is_empty() {
-            d.to_owned()
-        } else {
-            s.to_owned()
-        }
-    };
-    format!(
-        "{}_{}_{}",
-        or(&g.group, "~G"),
-        or(&g.version, "~V"),
-        or(&g.kind, "~K")
-    )
+    g.stable_sort_key()
 }
 
 fn id_key(id: &ResId) -> String {

@@ -426,9 +426,8 @@ impl GeneratorOptions {
     }
 }
 
-/// Every field name of the kustomization schema. kustomize decodes with Go's encoding/json,
-/// which matches field names case-insensitively (`fieldpath` is `fieldPath`).
-const FIELD_NAMES: &[&str] = &[
+/// The top-level fields of a kustomization.
+pub(crate) const TOP_LEVEL_FIELDS: &[&str] = &[
     "apiVersion",
     "kind",
     "metadata",
@@ -463,6 +462,12 @@ const FIELD_NAMES: &[&str] = &[
     "transformers",
     "validators",
     "buildMetadata",
+];
+
+/// Every field name of the kustomization schema below the top level. kustomize decodes with
+/// Go's encoding/json, which matches field names case-insensitively (`fieldpath` is
+/// `fieldPath`).
+const NESTED_FIELD_NAMES: &[&str] = &[
     "pairs",
     "includeSelectors",
     "includeTemplates",
@@ -530,7 +535,7 @@ pub(crate) fn fold_field_names(value: &mut serde_json::Value) {
             serde_json::Value::Object(map) if !free => {
                 let keys: Vec<String> = map.keys().cloned().collect();
                 for key in keys {
-                    let canonical = FIELD_NAMES.iter().find(|f| {
+                    let canonical = TOP_LEVEL_FIELDS.iter().chain(NESTED_FIELD_NAMES).find(|f| {
                         **f != key && f.eq_ignore_ascii_case(&key) && !map.contains_key(**f)
                     });
                     let name = match canonical {
