@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use crate::config::TransformerConfig;
 use crate::generate::{self, Kind};
+use crate::loader::SchemaChoice;
 use crate::loader::{KUSTOMIZATION_FILE_NAMES, Loader};
 use crate::origin::Origin;
 use crate::patch::{self, Parsed, PatchOptions};
@@ -212,7 +213,8 @@ impl<'a> Target<'a> {
                 && let Some(s) = &declared_schema
             {
                 state.declared = true;
-                state.schema = std::rc::Rc::new(smp::Schema::builtin().layered(s));
+                state.schema =
+                    std::rc::Rc::new(SchemaChoice::Declared(smp::Schema::builtin().layered(s)));
             }
         }
         Ok(Target {
@@ -253,7 +255,7 @@ impl<'a> Target<'a> {
     }
 
     /// The strategic-merge schema in force now.
-    fn schema(&self) -> std::rc::Rc<smp::Schema> {
+    fn schema(&self) -> std::rc::Rc<SchemaChoice> {
         std::rc::Rc::clone(&self.ldr.schema.borrow().schema)
     }
 
@@ -884,9 +886,9 @@ pub(crate) fn build_top(
         let mut state = target.ldr.schema.borrow_mut();
         state.declared = target.declared_schema.is_some();
         state.schema = std::rc::Rc::new(match &target.declared_schema {
-            Some(s) if state.layer => smp::Schema::builtin().layered(s),
-            Some(s) => s.clone(),
-            None => smp::Schema::builtin().clone(),
+            Some(s) if state.layer => SchemaChoice::Declared(smp::Schema::builtin().layered(s)),
+            Some(s) => SchemaChoice::Declared(s.clone()),
+            None => SchemaChoice::Builtin,
         });
     }
     let metadata = target.k.build_metadata.clone().unwrap_or_default();

@@ -27,7 +27,7 @@ pub(crate) struct SchemaState {
     /// Whether some kustomization declared `openapi` yet.
     pub(crate) declared: bool,
     /// The schema patches use now.
-    pub(crate) schema: std::rc::Rc<crate::smp::Schema>,
+    pub(crate) schema: std::rc::Rc<SchemaChoice>,
     /// Whether declared schemas add to the built-in one even at the top.
     pub(crate) layer: bool,
 }
@@ -36,8 +36,27 @@ impl Default for SchemaState {
     fn default() -> Self {
         SchemaState {
             declared: false,
-            schema: std::rc::Rc::new(crate::smp::Schema::builtin().clone()),
+            schema: std::rc::Rc::new(SchemaChoice::Builtin),
             layer: false,
+        }
+    }
+}
+
+/// The built-in schema (shared, never copied) or one a kustomization declared.
+pub(crate) enum SchemaChoice {
+    /// [`crate::smp::Schema::builtin`].
+    Builtin,
+    /// A declared schema (possibly layered over the built-in one).
+    Declared(crate::smp::Schema),
+}
+
+impl std::ops::Deref for SchemaChoice {
+    type Target = crate::smp::Schema;
+
+    fn deref(&self) -> &crate::smp::Schema {
+        match self {
+            SchemaChoice::Builtin => crate::smp::Schema::builtin(),
+            SchemaChoice::Declared(s) => s,
         }
     }
 }

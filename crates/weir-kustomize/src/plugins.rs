@@ -91,7 +91,7 @@ fn unsupported(file: &str, cfg: &serde_json::Map<String, Value>) -> Error {
     let api = cfg.get("apiVersion").and_then(Value::as_str).unwrap_or("?");
     Error::Unsupported {
         path: file.to_owned(),
-        feature: format!("plugin {api}/{kind} (only built-in generators and transformers are)"),
+        feature: format!("the {kind} plugin (apiVersion {api})"),
     }
 }
 
