@@ -42,8 +42,8 @@ pub use resource::{ResMap, Resource};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A file could not be read.
-    #[error("{path}: {source}")]
+    /// A file could not be read (the cause is the error's source).
+    #[error("cannot read {path}")]
     Io {
         /// The file, as the user would name it.
         path: String,

@@ -83,7 +83,7 @@ pub enum Error {
         stderr: String,
     },
     /// File I/O.
-    #[error("{}: {source}", path.display())]
+    #[error("I/O on {}", path.display())]
     Io {
         /// The file or directory.
         path: PathBuf,

@@ -10,10 +10,22 @@ fn write(dir: &Path, rel: &str, text: &str) {
     std::fs::write(path, text).expect("write");
 }
 
+/// The error and its causes, as the CLI prints them.
+fn describe(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cause = c.source();
+    }
+    s
+}
+
 fn build_err(dir: &Path) -> String {
     match build(&DiskFs, dir, &Options::default()) {
         Ok(out) => panic!("expected an error, got:\n{}", out.to_yaml()),
-        Err(e) => e.to_string(),
+        Err(e) => describe(&e),
     }
 }
 
@@ -222,6 +234,6 @@ fn a_rooted_filesystem_keeps_flux_builds_inside_the_artifact() {
         "artifact/app/kustomization.yaml",
         "resources: [../../outside/secret.yaml]\n",
     );
-    let e = build(&fs, &app, &Options::flux()).expect_err("outside the artifact");
-    assert!(e.to_string().contains("outside the source root"), "{e}");
+    let e = describe(&build(&fs, &app, &Options::flux()).expect_err("outside the artifact"));
+    assert!(e.contains("outside the source root"), "{e}");
 }
