@@ -1,0 +1,549 @@
+//! Staged server-side apply.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::core::GroupVersionKind;
+use kube::discovery::{ApiCapabilities, ApiResource, Scope};
+use serde_json::Value;
+use tracing::debug;
+use weir_object::{GroupKind, ObjectId};
+
+use crate::changeset::{Action, ChangeSet, ChangeSetEntry};
+use crate::stage::{self, Object};
+
+/// How a [`Manager`] applies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Options {
+    /// The server-side apply field manager that owns the applied fields. Default `weir`.
+    pub field_manager: String,
+    /// Take over fields other field managers own instead of failing with a conflict, as Flux
+    /// always does. Default `true`.
+    pub force: bool,
+    /// How long to wait for applied CustomResourceDefinitions to be established and served
+    /// before the stage that may contain their custom resources. Default 30 s.
+    pub establish_timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            field_manager: "weir".to_owned(),
+            force: true,
+            establish_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Why the API server refused one object in a dry run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// The refused object.
+    pub id: ObjectId,
+    /// The API server's machine-readable reason, such as `Invalid`, or `FieldManagerConflict`
+    /// when another field manager owns a field; none when the request did not get an answer.
+    pub reason: Option<String>,
+    /// The API server's message (or why the object could not be sent).
+    pub message: String,
+}
+
+impl fmt::Display for Rejection {
+    /// Formats as Flux does: `Deployment/ns/web dry-run failed (Invalid): <message>`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} dry-run failed", self.id)?;
+        if let Some(reason) = &self.reason {
+            write!(f, " ({reason})")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+fn lines(rejections: &[Rejection]) -> String {
+    rejections
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Why an apply failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An object lacks what identifies it (`apiVersion`, `kind` or `metadata.name`).
+    #[error("object #{index} ({kind}/{name}) is invalid: {reason}")]
+    Invalid {
+        /// Its position in the input.
+        index: usize,
+        /// Its kind, or empty.
+        kind: String,
+        /// Its name, or empty.
+        name: String,
+        /// What is missing.
+        reason: &'static str,
+    },
+    /// The server-side dry run of a stage refused some objects; nothing of that stage was
+    /// written.
+    #[error("{}", lines(.rejections))]
+    DryRun {
+        /// Every refused object, in apply order.
+        rejections: Vec<Rejection>,
+    },
+    /// Applying an object failed after its stage passed the dry run.
+    #[error("{id} apply failed")]
+    Apply {
+        /// The object.
+        id: ObjectId,
+        /// The API server's answer.
+        #[source]
+        source: Box<kube::Error>,
+    },
+    /// An applied CustomResourceDefinition was not established and served in time.
+    #[error("{id} was not established within {seconds}s: {detail}")]
+    NotEstablished {
+        /// The CustomResourceDefinition.
+        id: ObjectId,
+        /// The timeout.
+        seconds: u64,
+        /// Its last known state (boxed to keep the error small).
+        detail: Box<str>,
+    },
+}
+
+/// Applies objects to one cluster with server-side apply.
+///
+/// It remembers which API resource serves each kind, so reuse one manager across applies.
+pub struct Manager {
+    client: kube::Client,
+    options: Options,
+    resources: Mutex<HashMap<GroupVersionKind, (ApiResource, ApiCapabilities)>>,
+}
+
+impl fmt::Debug for Manager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Manager")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What identifies an object, read from the object itself.
+struct Identity {
+    id: ObjectId,
+    /// The version part of `apiVersion`.
+    version: String,
+    api_version: String,
+}
+
+impl Identity {
+    /// The identity of `object`, the `index`th of the input. The namespace is the object's own;
+    /// for cluster-scoped kinds, [`Manager::dry_run`] clears it once discovery has told.
+    fn of(index: usize, object: &Object) -> Result<Self, Error> {
+        let text = |key: &str| object.get(key).and_then(Value::as_str).unwrap_or_default();
+        let metadata = |key: &str| {
+            object
+                .get("metadata")
+                .and_then(|m| m.get(key))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+        };
+        let (api_version, kind, name) = (text("apiVersion"), text("kind"), metadata("name"));
+        let invalid = |reason| Error::Invalid {
+            index,
+            kind: kind.to_owned(),
+            name: name.to_owned(),
+            reason,
+        };
+        if api_version.is_empty() {
+            return Err(invalid("apiVersion is not set"));
+        }
+        if kind.is_empty() {
+            return Err(invalid("kind is not set"));
+        }
+        if name.is_empty() {
+            return Err(invalid("metadata.name is not set"));
+        }
+        let (group_kind, version) = GroupKind::from_api_version(api_version, kind);
+        Ok(Identity {
+            id: ObjectId {
+                group_kind,
+                namespace: metadata("namespace").to_owned(),
+                name: name.to_owned(),
+            },
+            version,
+            api_version: api_version.to_owned(),
+        })
+    }
+}
+
+/// An object of a stage that passed the dry run, waiting to be applied.
+struct Planned {
+    id: ObjectId,
+    version: String,
+    api: Api<DynamicObject>,
+    /// What is applied: the input object, less a namespace on a cluster-scoped kind.
+    object: Value,
+    live: Option<DynamicObject>,
+    dry_run: DynamicObject,
+}
+
+impl Manager {
+    /// A manager applying through `client`.
+    pub fn new(client: kube::Client, options: Options) -> Self {
+        Manager {
+            client,
+            options,
+            resources: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The options this manager applies with.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// Splits `objects` into [stages](crate::stage) and applies them in order, waiting for
+    /// CustomResourceDefinitions of the first stage to be established before the second.
+    ///
+    /// Each stage is dry-run as a whole first: if the API server refuses any object, nothing of
+    /// that stage is written and [`Error::DryRun`] lists every refused object. Stages applied
+    /// before stay applied. Objects that cannot be named ([`Error::Invalid`]) are refused before
+    /// anything is written.
+    pub async fn apply_all_staged(&self, objects: Vec<Object>) -> Result<ChangeSet, Error> {
+        for (index, object) in objects.iter().enumerate() {
+            Identity::of(index, object)?;
+        }
+        let stages = stage::stage(objects);
+        let mut set = ChangeSet::default();
+        for objects in stages.in_order() {
+            let applied = self.apply_stage(objects).await?;
+            self.wait_established(&applied).await?;
+            set.extend(applied);
+        }
+        Ok(set)
+    }
+
+    /// Applies one stage: a server-side dry run of every object, then, if none was refused,
+    /// a server-side apply of every object that the dry run shows would change.
+    async fn apply_stage(&self, objects: &[Object]) -> Result<ChangeSet, Error> {
+        let mut planned = Vec::with_capacity(objects.len());
+        let mut rejections = Vec::new();
+        for (index, object) in objects.iter().enumerate() {
+            let identity = Identity::of(index, object)?;
+            match self.dry_run(identity, object).await {
+                Ok(p) => planned.push(p),
+                Err(rejection) => rejections.push(*rejection),
+            }
+        }
+        if !rejections.is_empty() {
+            return Err(Error::DryRun { rejections });
+        }
+
+        let params = self.params();
+        let mut changes = ChangeSet::default();
+        for p in planned {
+            let action = match &p.live {
+                Some(live) if same(live, &p.dry_run) => Action::Unchanged,
+                live => {
+                    let result = p
+                        .api
+                        .patch(&p.id.name, &params, &Patch::Apply(&p.object))
+                        .await;
+                    result.map_err(|source| Error::Apply {
+                        id: p.id.clone(),
+                        source: Box::new(source),
+                    })?;
+                    if live.is_some() {
+                        Action::Configured
+                    } else {
+                        Action::Created
+                    }
+                }
+            };
+            debug!(object = %p.id, %action, "applied");
+            changes.entries.push(ChangeSetEntry {
+                id: p.id,
+                version: p.version,
+                action,
+                reason: None,
+            });
+        }
+        Ok(changes)
+    }
+
+    fn params(&self) -> PatchParams {
+        let params = PatchParams::apply(&self.options.field_manager);
+        if self.options.force {
+            params.force()
+        } else {
+            params
+        }
+    }
+
+    /// Reads the live object and dry-runs the apply of `object`, or says why the API server
+    /// refused it.
+    async fn dry_run(
+        &self,
+        identity: Identity,
+        object: &Object,
+    ) -> Result<Planned, Box<Rejection>> {
+        let Identity {
+            mut id,
+            version,
+            api_version,
+        } = identity;
+        let reject = |id: &ObjectId, (reason, message): (Option<String>, String)| {
+            Box::new(Rejection {
+                id: id.clone(),
+                reason,
+                message,
+            })
+        };
+
+        let kind = id.group_kind.kind.clone();
+        let gvk = GroupVersionKind::gvk(&id.group_kind.group, &version, &kind);
+        let (resource, capabilities) = self.resolve(&gvk).await.map_err(|_| {
+            let message = format!("no matches for kind \"{kind}\" in version \"{api_version}\"");
+            reject(&id, (None, message))
+        })?;
+        let mut object = object.clone();
+        let api = match capabilities.scope {
+            Scope::Namespaced if id.namespace.is_empty() => {
+                return Err(reject(&id, (None, "namespace not specified".to_owned())));
+            }
+            Scope::Namespaced => {
+                Api::namespaced_with(self.client.clone(), &id.namespace, &resource)
+            }
+            Scope::Cluster => {
+                // A namespace on a cluster-scoped object means nothing; the inventory must not
+                // record one.
+                id.namespace.clear();
+                if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+                    metadata.remove("namespace");
+                }
+                Api::all_with(self.client.clone(), &resource)
+            }
+        };
+
+        let live = api
+            .get_opt(&id.name)
+            .await
+            .map_err(|err| reject(&id, message(err)))?;
+        let object = Value::Object(object);
+        let dry_run = api
+            .patch(&id.name, &self.params().dry_run(), &Patch::Apply(&object))
+            .await
+            .map_err(|err| reject(&id, message(err)))?;
+        Ok(Planned {
+            id,
+            version,
+            api,
+            object,
+            live,
+            dry_run,
+        })
+    }
+
+    /// The API resource serving `gvk`, from the cache or discovery. Failures are not cached:
+    /// a kind may become served later (its CustomResourceDefinition being established).
+    async fn resolve(
+        &self,
+        gvk: &GroupVersionKind,
+    ) -> Result<(ApiResource, ApiCapabilities), kube::Error> {
+        if let Some(found) = self.cache().get(gvk) {
+            return Ok(found.clone());
+        }
+        let found = kube::discovery::pinned_kind(&self.client, gvk).await?;
+        self.cache().insert(gvk.clone(), found.clone());
+        Ok(found)
+    }
+
+    fn cache(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<GroupVersionKind, (ApiResource, ApiCapabilities)>> {
+        // The map is only ever inserted into whole entries, so a poisoned one is still valid.
+        self.resources
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits until every CustomResourceDefinition in `applied` is established and each of its
+    /// served versions is discoverable, so that the next stage can apply its custom resources.
+    async fn wait_established(&self, applied: &ChangeSet) -> Result<(), Error> {
+        let timeout = self.options.establish_timeout;
+        let deadline = Instant::now() + timeout;
+        for entry in &applied.entries {
+            let id = &entry.id;
+            if id.group_kind.group != "apiextensions.k8s.io"
+                || id.group_kind.kind != "CustomResourceDefinition"
+            {
+                continue;
+            }
+            let gvk =
+                GroupVersionKind::gvk(&id.group_kind.group, &entry.version, &id.group_kind.kind);
+            loop {
+                let detail = match self.get(&gvk, &id.name).await {
+                    Ok(Some(crd)) => match self.established(&crd).await {
+                        Ok(()) => break,
+                        Err(detail) => detail,
+                    },
+                    Ok(None) => "not found".to_owned(),
+                    Err(err) => err.to_string(),
+                };
+                if Instant::now() >= deadline {
+                    return Err(Error::NotEstablished {
+                        id: id.clone(),
+                        seconds: timeout.as_secs(),
+                        detail: detail.into(),
+                    });
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads a cluster-scoped object.
+    async fn get(
+        &self,
+        gvk: &GroupVersionKind,
+        name: &str,
+    ) -> Result<Option<DynamicObject>, kube::Error> {
+        let (resource, _) = self.resolve(gvk).await?;
+        Api::all_with(self.client.clone(), &resource)
+            .get_opt(name)
+            .await
+    }
+
+    /// `Ok` when `crd` is established and its served versions are discoverable; otherwise why
+    /// not.
+    async fn established(&self, crd: &DynamicObject) -> Result<(), String> {
+        let value = serde_json::to_value(crd).map_err(|err| err.to_string())?;
+        let health = weir_kstatus::compute(&value).map_err(|err| err.to_string())?;
+        if health.status != weir_kstatus::Status::Current {
+            return Err(format!("{}: {}", health.status, health.message));
+        }
+        let spec = &value["spec"];
+        let group = spec["group"].as_str().unwrap_or_default();
+        let kind = spec["names"]["kind"].as_str().unwrap_or_default();
+        let versions = spec["versions"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        for version in versions {
+            if version["served"].as_bool() != Some(true) {
+                continue;
+            }
+            let name = version["name"].as_str().unwrap_or_default();
+            let gvk = GroupVersionKind::gvk(group, name, kind);
+            self.resolve(&gvk)
+                .await
+                .map_err(|err| format!("{group}/{name} {kind} is not served yet: {err}"))?;
+        }
+        Ok(())
+    }
+}
+
+/// The API server's reason and message for a refused request, without kube's wrapping.
+fn message(err: kube::Error) -> (Option<String>, String) {
+    match err {
+        kube::Error::Api(status) => {
+            let conflict = status.details.as_ref().is_some_and(|details| {
+                details
+                    .causes
+                    .iter()
+                    .any(|cause| cause.reason == "FieldManagerConflict")
+            });
+            let reason = if conflict {
+                Some("FieldManagerConflict".to_owned())
+            } else {
+                Some(status.reason.clone()).filter(|r| !r.is_empty())
+            };
+            let message = if status.message.is_empty() {
+                kube::Error::Api(status).to_string()
+            } else {
+                status.message
+            };
+            (reason, message)
+        }
+        other => (None, other.to_string()),
+    }
+}
+
+/// Whether a dry-run result equals the live object, ignoring what every write changes
+/// (managed fields, resource version, generation) and the status, which an apply to the main
+/// resource never changes but controllers may update between the two reads.
+fn same(live: &DynamicObject, dry_run: &DynamicObject) -> bool {
+    fn normalised(object: &DynamicObject) -> Option<Value> {
+        let mut value = serde_json::to_value(object).ok()?;
+        let map = value.as_object_mut()?;
+        map.remove("status");
+        if let Some(metadata) = map.get_mut("metadata").and_then(Value::as_object_mut) {
+            for key in ["managedFields", "resourceVersion", "generation"] {
+                metadata.remove(key);
+            }
+        }
+        Some(value)
+    }
+    match (normalised(live), normalised(dry_run)) {
+        (Some(live), Some(dry_run)) => live == dry_run,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kube::api::ObjectMeta;
+    use serde_json::json;
+
+    use super::*;
+
+    fn object(resource_version: &str, data: Value) -> DynamicObject {
+        DynamicObject {
+            types: None,
+            metadata: ObjectMeta {
+                name: Some("cm".to_owned()),
+                resource_version: Some(resource_version.to_owned()),
+                ..ObjectMeta::default()
+            },
+            data,
+        }
+    }
+
+    #[test]
+    fn comparison_ignores_write_bookkeeping_and_status() {
+        let live = object("1", json!({ "data": { "a": "1" }, "status": { "x": 1 } }));
+        let dry_run = object("2", json!({ "data": { "a": "1" }, "status": { "x": 2 } }));
+        assert!(same(&live, &dry_run));
+        let changed = object("1", json!({ "data": { "a": "2" } }));
+        assert!(!same(&live, &changed));
+    }
+
+    #[test]
+    fn dry_run_errors_list_every_rejected_object() {
+        let err = Error::DryRun {
+            rejections: vec![
+                Rejection {
+                    id: ObjectId::new("apps", "Deployment", "ns", "web"),
+                    reason: Some("Invalid".to_owned()),
+                    message: "spec.replicas: Invalid value: -1".to_owned(),
+                },
+                Rejection {
+                    id: ObjectId::new("example.com", "Widget", "ns", "w"),
+                    reason: None,
+                    message: "no matches for kind \"Widget\" in version \"example.com/v1\""
+                        .to_owned(),
+                },
+            ],
+        };
+        assert_eq!(
+            err.to_string(),
+            "Deployment/ns/web dry-run failed (Invalid): spec.replicas: Invalid value: -1\n\
+             Widget/ns/w dry-run failed: no matches for kind \"Widget\" in version \"example.com/v1\""
+        );
+    }
+}

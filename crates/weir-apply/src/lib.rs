@@ -1,0 +1,25 @@
+//! Weir's apply engine: objects in, a [`ChangeSet`] out.
+//!
+//! Modelled on Flux's `fluxcd/pkg/ssa`, so that a Kustomization reconciled by Weir changes a
+//! cluster exactly as Flux would:
+//!
+//! - [`stage`] splits objects into the stages they must be applied in (cluster-wide definitions
+//!   such as CustomResourceDefinitions and Namespaces first, then everything else in kustomize's
+//!   legacy kind order);
+//! - [`Manager::apply_all_staged`] applies each stage with server-side apply, after a
+//!   server-side dry run of the whole stage, so a stage with one rejected object writes nothing;
+//!   it reports what happened to each object in a [`ChangeSet`];
+//! - [`Inventory`] records what was applied in Flux's `status.inventory` format and
+//!   [`Inventory::diff`] says what to prune, in a safe deletion order.
+//!
+//! Non-goals (for now): deleting pruned objects and waiting for health; rendering objects
+//! (`weir-kustomize`, `weir-helm`); writing any Flux status (`weir-controller`).
+
+mod apply;
+mod changeset;
+mod inventory;
+pub mod stage;
+
+pub use apply::{Error, Manager, Options, Rejection};
+pub use changeset::{Action, ChangeSet, ChangeSetEntry};
+pub use inventory::{Entry, Inventory};

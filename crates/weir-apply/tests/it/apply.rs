@@ -1,0 +1,349 @@
+//! Staged server-side apply against the real API server.
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams,
+};
+use serde_json::{Map, Value, json};
+use weir_apply::{ChangeSet, Error, Manager, Options};
+use weir_object::ObjectId;
+use weir_testenv::TestEnv;
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        other => panic!("not an object: {other}"),
+    }
+}
+
+fn config_map(namespace: &str, color: &str) -> Map<String, Value> {
+    object(json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": { "name": "settings", "namespace": namespace },
+        "data": { "color": color },
+    }))
+}
+
+fn deployment(namespace: &str, replicas: i64) -> Map<String, Value> {
+    object(json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": { "name": "web", "namespace": namespace },
+        "spec": {
+            "replicas": replicas,
+            "selector": { "matchLabels": { "app": "web" } },
+            "template": {
+                "metadata": { "labels": { "app": "web" } },
+                "spec": { "containers": [{ "name": "web", "image": "nginx:1.29" }] },
+            },
+        },
+    }))
+}
+
+fn actions(set: &ChangeSet) -> Vec<String> {
+    set.entries.iter().map(ToString::to_string).collect()
+}
+
+#[tokio::test]
+async fn applies_creates_then_leaves_unchanged_objects_alone_then_configures() -> TestResult {
+    let env = TestEnv::new("apply-lifecycle").await?;
+    let ns = env.namespace();
+    let manager = Manager::new(env.client.clone(), Options::default());
+
+    let set = manager
+        .apply_all_staged(vec![deployment(ns, 1), config_map(ns, "blue")])
+        .await?;
+    assert_eq!(
+        actions(&set),
+        [
+            format!("ConfigMap/{ns}/settings created"),
+            format!("Deployment/{ns}/web created"),
+        ]
+    );
+
+    let config_maps: Api<ConfigMap> = env.api();
+    let deployments: Api<Deployment> = env.api();
+    let before = config_maps.get("settings").await?;
+    let generation = deployments.get("web").await?.metadata.generation;
+    let set = manager
+        .apply_all_staged(vec![deployment(ns, 1), config_map(ns, "blue")])
+        .await?;
+    assert_eq!(
+        actions(&set),
+        [
+            format!("ConfigMap/{ns}/settings unchanged"),
+            format!("Deployment/{ns}/web unchanged"),
+        ]
+    );
+    let after = config_maps.get("settings").await?;
+    assert_eq!(
+        after.metadata.resource_version,
+        before.metadata.resource_version
+    );
+    assert_eq!(
+        deployments.get("web").await?.metadata.generation,
+        generation
+    );
+
+    let set = manager
+        .apply_all_staged(vec![deployment(ns, 1), config_map(ns, "green")])
+        .await?;
+    assert_eq!(
+        actions(&set),
+        [
+            format!("ConfigMap/{ns}/settings configured"),
+            format!("Deployment/{ns}/web unchanged"),
+        ]
+    );
+    let data = config_maps.get("settings").await?.data.unwrap_or_default();
+    assert_eq!(data.get("color").map(String::as_str), Some("green"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn applies_a_crd_and_its_custom_resource_in_one_call() -> TestResult {
+    let env = TestEnv::new("apply-crd").await?;
+    let ns = env.namespace();
+    // CRDs are cluster-wide: a group of this test run's own keeps parallel runs apart.
+    let group = format!("t{}.weir.test", std::process::id());
+    let crd_name = format!("widgets.{group}");
+    let crd = object(json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": { "name": crd_name },
+        "spec": {
+            "group": group,
+            "names": { "kind": "Widget", "listKind": "WidgetList", "plural": "widgets", "singular": "widget" },
+            "scope": "Namespaced",
+            "versions": [{
+                "name": "v1",
+                "served": true,
+                "storage": true,
+                "schema": { "openAPIV3Schema": {
+                    "type": "object",
+                    "properties": { "spec": {
+                        "type": "object",
+                        "properties": { "size": { "type": "integer" } },
+                    } },
+                } },
+            }],
+        },
+    }));
+    let widget = object(json!({
+        "apiVersion": format!("{group}/v1"),
+        "kind": "Widget",
+        "metadata": { "name": "w", "namespace": ns },
+        "spec": { "size": 3 },
+    }));
+    let manager = Manager::new(env.client.clone(), Options::default());
+
+    // The custom resource comes first in the input: staging puts its definition before it.
+    let result = manager.apply_all_staged(vec![widget, crd]).await;
+
+    let widgets: Api<DynamicObject> = Api::namespaced_with(
+        env.client.clone(),
+        ns,
+        &ApiResource::from_gvk(&GroupVersionKind::gvk(&group, "v1", "Widget")),
+    );
+    let found = widgets.get_opt("w").await;
+    let crds: Api<DynamicObject> = Api::all_with(
+        env.client.clone(),
+        &ApiResource::from_gvk(&GroupVersionKind::gvk(
+            "apiextensions.k8s.io",
+            "v1",
+            "CustomResourceDefinition",
+        )),
+    );
+    crds.delete(&crd_name, &DeleteParams::background()).await?;
+
+    let set = result?;
+    assert_eq!(
+        actions(&set),
+        [
+            format!("CustomResourceDefinition/{crd_name} created"),
+            format!("Widget/{ns}/w created"),
+        ]
+    );
+    let found = found?.ok_or("the widget was not created")?;
+    assert_eq!(found.data["spec"]["size"], json!(3));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_rejected_object_stops_its_whole_stage() -> TestResult {
+    let env = TestEnv::new("apply-rejected").await?;
+    let ns = env.namespace();
+    let manager = Manager::new(env.client.clone(), Options::default());
+
+    let err = manager
+        .apply_all_staged(vec![config_map(ns, "blue"), deployment(ns, -1)])
+        .await
+        .err()
+        .ok_or("a Deployment with -1 replicas was accepted")?;
+
+    let Error::DryRun { rejections } = &err else {
+        panic!("expected a dry-run error, got {err:?}");
+    };
+    assert_eq!(rejections.len(), 1);
+    assert_eq!(
+        rejections[0].id,
+        ObjectId::new("apps", "Deployment", ns, "web")
+    );
+    assert_eq!(rejections[0].reason.as_deref(), Some("Invalid"));
+    assert!(
+        rejections[0].message.contains("spec.replicas"),
+        "{}",
+        rejections[0].message
+    );
+    let message = err.to_string();
+    assert!(
+        message.starts_with(&format!("Deployment/{ns}/web dry-run failed (Invalid): ")),
+        "{message}"
+    );
+    let config_maps: Api<ConfigMap> = env.api();
+    assert!(config_maps.get_opt("settings").await?.is_none());
+    Ok(())
+}
+
+#[tokio::test]
+async fn unknown_kinds_are_rejected_with_the_rest_of_the_stage() -> TestResult {
+    let env = TestEnv::new("apply-unknown").await?;
+    let ns = env.namespace();
+    let manager = Manager::new(env.client.clone(), Options::default());
+    let gadget = object(json!({
+        "apiVersion": "nowhere.weir.test/v1",
+        "kind": "Gadget",
+        "metadata": { "name": "g", "namespace": ns },
+    }));
+
+    let err = manager
+        .apply_all_staged(vec![config_map(ns, "blue"), gadget])
+        .await
+        .err()
+        .ok_or("an unknown kind was accepted")?;
+
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "Gadget/{ns}/g dry-run failed: no matches for kind \"Gadget\" in version \"nowhere.weir.test/v1\""
+        )
+    );
+    let config_maps: Api<ConfigMap> = env.api();
+    assert!(config_maps.get_opt("settings").await?.is_none());
+    Ok(())
+}
+
+#[tokio::test]
+async fn objects_without_a_name_are_invalid() -> TestResult {
+    let env = TestEnv::new("apply-invalid").await?;
+    let manager = Manager::new(env.client.clone(), Options::default());
+    let nameless = object(json!({ "apiVersion": "v1", "kind": "ConfigMap", "metadata": {} }));
+    let namespace = object(json!({
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": { "name": format!("{}-never", env.namespace()) },
+    }));
+
+    // The Namespace is in an earlier stage than the nameless object: it must not be written
+    // either.
+    let err = manager
+        .apply_all_staged(vec![namespace, nameless])
+        .await
+        .err()
+        .ok_or("a nameless object was accepted")?;
+
+    assert!(
+        matches!(&err, Error::Invalid { index: 1, .. }),
+        "unexpected error: {err:?}"
+    );
+    let namespaces: Api<Namespace> = Api::all(env.client.clone());
+    assert!(
+        namespaces
+            .get_opt(&format!("{}-never", env.namespace()))
+            .await?
+            .is_none()
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn applies_a_namespace_and_its_contents_in_one_call() -> TestResult {
+    let env = TestEnv::new("apply-namespace").await?;
+    // Namespaces are cluster-wide: one named after the test's own keeps runs apart.
+    let extra = format!("{}-extra", env.namespace());
+    let namespace = object(json!({
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        // A namespace on a cluster-scoped object is dropped, not sent.
+        "metadata": { "name": extra, "namespace": "ignored" },
+    }));
+    let manager = Manager::new(env.client.clone(), Options::default());
+
+    let result = manager
+        .apply_all_staged(vec![config_map(&extra, "blue"), namespace])
+        .await;
+    let namespaces: Api<Namespace> = Api::all(env.client.clone());
+    let found: Api<ConfigMap> = Api::namespaced(env.client.clone(), &extra);
+    let found = found.get_opt("settings").await;
+    namespaces
+        .delete(&extra, &DeleteParams::background())
+        .await?;
+
+    let set = result?;
+    assert_eq!(
+        actions(&set),
+        [
+            format!("Namespace/{extra} created"),
+            format!("ConfigMap/{extra}/settings created"),
+        ]
+    );
+    assert!(found?.is_some());
+    Ok(())
+}
+
+#[tokio::test]
+async fn without_force_a_field_owned_by_another_manager_is_a_conflict() -> TestResult {
+    let env = TestEnv::new("apply-conflict").await?;
+    let ns = env.namespace();
+    let config_maps: Api<ConfigMap> = env.api();
+    config_maps
+        .patch(
+            "settings",
+            &PatchParams::apply("someone-else"),
+            &Patch::Apply(Value::Object(config_map(ns, "red"))),
+        )
+        .await?;
+    let mut options = Options::default();
+    options.force = false;
+    let manager = Manager::new(env.client.clone(), options);
+
+    let err = manager
+        .apply_all_staged(vec![config_map(ns, "blue")])
+        .await
+        .err()
+        .ok_or("a conflicting apply was accepted")?;
+
+    let Error::DryRun { rejections } = &err else {
+        panic!("expected a dry-run error, got {err:?}");
+    };
+    assert_eq!(
+        rejections[0].reason.as_deref(),
+        Some("FieldManagerConflict")
+    );
+    let data = config_maps.get("settings").await?.data.unwrap_or_default();
+    assert_eq!(data.get("color").map(String::as_str), Some("red"));
+
+    // With force (the default), the same apply takes the field over.
+    let set = Manager::new(env.client.clone(), Options::default())
+        .apply_all_staged(vec![config_map(ns, "blue")])
+        .await?;
+    assert_eq!(
+        actions(&set),
+        [format!("ConfigMap/{ns}/settings configured")]
+    );
+    Ok(())
+}
