@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
 use kube::core::GroupVersionKind;
 use kube::discovery::{ApiCapabilities, ApiResource, Scope};
 use serde_json::Value;
@@ -13,6 +13,10 @@ use tracing::debug;
 use weir_object::{GroupKind, ObjectId};
 
 use crate::changeset::{Action, ChangeSet, ChangeSetEntry};
+use crate::inventory::Inventory;
+
+/// Flux's per-object opt-out of pruning.
+pub const PRUNE_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/prune";
 use crate::stage::{self, Object};
 
 /// How a [`Manager`] applies.
@@ -92,6 +96,15 @@ pub enum Error {
     DryRun {
         /// Every refused object, in apply order.
         rejections: Vec<Rejection>,
+    },
+    /// Deleting a pruned object failed.
+    #[error("{id} delete failed")]
+    Delete {
+        /// The object.
+        id: ObjectId,
+        /// The API server's answer.
+        #[source]
+        source: Box<kube::Error>,
     },
     /// Applying an object failed after its stage passed the dry run.
     #[error("{id} apply failed")]
@@ -346,6 +359,78 @@ impl Manager {
             live,
             dry_run,
         })
+    }
+
+    /// Deletes the objects of `old` that are not in `new` (Flux's prune), in a safe order:
+    /// namespaced objects, cluster-scoped ones, Namespaces, CustomResourceDefinitions last.
+    ///
+    /// Never deletes anything outside `old`. Objects annotated
+    /// `kustomize.toolkit.fluxcd.io/prune: disabled` are left in place and reported as
+    /// skipped; objects already gone, or whose kind is no longer served, are skipped too.
+    pub async fn prune(&self, old: &Inventory, new: &Inventory) -> Result<ChangeSet, Error> {
+        let mut changes = ChangeSet::default();
+        for id in Inventory::diff(old, new) {
+            let version = old
+                .entries
+                .iter()
+                .find(|e| e.id == id)
+                .map(|e| e.version.clone())
+                .unwrap_or_default();
+            let gvk = GroupVersionKind::gvk(&id.group_kind.group, &version, &id.group_kind.kind);
+            let skipped = |reason: &str| ChangeSetEntry {
+                id: id.clone(),
+                version: version.clone(),
+                action: Action::Skipped,
+                reason: Some(reason.to_owned()),
+            };
+            let Ok((resource, capabilities)) = self.resolve(&gvk).await else {
+                changes.entries.push(skipped("kind no longer served"));
+                continue;
+            };
+            let api: Api<DynamicObject> = match capabilities.scope {
+                Scope::Namespaced => {
+                    Api::namespaced_with(self.client.clone(), &id.namespace, &resource)
+                }
+                Scope::Cluster => Api::all_with(self.client.clone(), &resource),
+            };
+            let live = api
+                .get_opt(&id.name)
+                .await
+                .map_err(|source| Error::Delete {
+                    id: id.clone(),
+                    source: Box::new(source),
+                })?;
+            let Some(live) = live else {
+                changes.entries.push(skipped("already deleted"));
+                continue;
+            };
+            let disabled = live
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(PRUNE_ANNOTATION))
+                .is_some_and(|v| v.eq_ignore_ascii_case("disabled"));
+            if disabled {
+                changes
+                    .entries
+                    .push(skipped("pruning is disabled by annotation"));
+                continue;
+            }
+            api.delete(&id.name, &DeleteParams::background())
+                .await
+                .map_err(|source| Error::Delete {
+                    id: id.clone(),
+                    source: Box::new(source),
+                })?;
+            debug!(object = %id, "pruned");
+            changes.entries.push(ChangeSetEntry {
+                id,
+                version,
+                action: Action::Deleted,
+                reason: None,
+            });
+        }
+        Ok(changes)
     }
 
     /// The API resource serving `gvk`, from the cache or discovery. Failures are not cached:

@@ -20,6 +20,6 @@ mod changeset;
 mod inventory;
 pub mod stage;
 
-pub use apply::{Error, Manager, Options, Rejection};
+pub use apply::{Error, Manager, Options, PRUNE_ANNOTATION, Rejection};
 pub use changeset::{Action, ChangeSet, ChangeSetEntry};
 pub use inventory::{Entry, Inventory};

@@ -347,3 +347,64 @@ async fn without_force_a_field_owned_by_another_manager_is_a_conflict() -> TestR
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn prune_deletes_only_what_left_the_inventory_and_respects_the_opt_out() -> TestResult {
+    let env = TestEnv::new("apply-prune").await?;
+    let ns = env.namespace();
+    let manager = Manager::new(env.client.clone(), Options::default());
+    let named = |name: &str, annotations: Value| {
+        object(json!({
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": { "name": name, "namespace": ns, "annotations": annotations },
+            "data": { "k": "v" },
+        }))
+    };
+    let first = manager
+        .apply_all_staged(vec![
+            named("keep", json!({})),
+            named("gone", json!({})),
+            named(
+                "protected",
+                json!({ weir_apply::PRUNE_ANNOTATION: "disabled" }),
+            ),
+        ])
+        .await?;
+    let old = weir_apply::Inventory::from_change_set(&first);
+
+    // An object the inventory never recorded must survive any prune.
+    let api: Api<ConfigMap> = Api::namespaced(env.client.clone(), ns);
+    api.create(
+        &kube::api::PostParams::default(),
+        &serde_json::from_value(json!({ "metadata": { "name": "outsider" } }))?,
+    )
+    .await?;
+
+    let second = manager
+        .apply_all_staged(vec![named("keep", json!({}))])
+        .await?;
+    let new = weir_apply::Inventory::from_change_set(&second);
+    let pruned = manager.prune(&old, &new).await?;
+    assert_eq!(
+        actions(&pruned),
+        [
+            format!("ConfigMap/{ns}/gone deleted"),
+            format!("ConfigMap/{ns}/protected skipped"),
+        ]
+    );
+    for (name, present) in [("keep", true), ("protected", true), ("outsider", true)] {
+        assert_eq!(api.get_opt(name).await?.is_some(), present, "{name}");
+    }
+    weir_testenv::wait_deleted(&api, "gone", std::time::Duration::from_secs(30)).await?;
+
+    // Pruning again finds nothing left to delete.
+    let again = manager.prune(&old, &new).await?;
+    assert!(
+        again
+            .entries
+            .iter()
+            .all(|e| e.action != weir_apply::Action::Deleted)
+    );
+    Ok(())
+}
