@@ -17,6 +17,42 @@ use crate::inventory::Inventory;
 
 /// Flux's per-object opt-out of pruning.
 pub const PRUNE_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/prune";
+
+/// Flux's per-object opt-out of reconciliation (read on the object in the cluster).
+pub const RECONCILE_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/reconcile";
+
+/// Flux's per-object apply policy: `Override` (default), `Merge`, `IfNotPresent`, `Ignore`.
+pub const SSA_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/ssa";
+
+/// Why a planned object is not applied, per Flux's annotations: reconciliation disabled on
+/// the live object, `ssa: Ignore`, or `ssa: IfNotPresent` on an object that exists.
+fn skip_reason(p: &Planned) -> Option<&'static str> {
+    let live = p
+        .live
+        .as_ref()
+        .and_then(|l| l.metadata.annotations.as_ref());
+    let live_value = |key: &str| live.and_then(|a| a.get(key)).map(String::as_str);
+    let desired_value = |key: &str| {
+        p.object
+            .get("metadata")
+            .and_then(|m| m.get("annotations"))
+            .and_then(|a| a.get(key))
+            .and_then(Value::as_str)
+    };
+    if live_value(RECONCILE_ANNOTATION).is_some_and(|v| v.eq_ignore_ascii_case("disabled")) {
+        return Some("reconciliation is disabled by annotation");
+    }
+    let ssa = desired_value(SSA_ANNOTATION).or_else(|| live_value(SSA_ANNOTATION));
+    match ssa {
+        Some(v) if v.eq_ignore_ascii_case("ignore") => {
+            Some("apply is disabled by annotation (ssa: Ignore)")
+        }
+        Some(v) if v.eq_ignore_ascii_case("ifnotpresent") && p.live.is_some() => {
+            Some("object exists and is applied only if absent (ssa: IfNotPresent)")
+        }
+        _ => None,
+    }
+}
 use crate::stage::{self, Object};
 
 /// How a [`Manager`] applies.
@@ -259,6 +295,16 @@ impl Manager {
         let params = self.params();
         let mut changes = ChangeSet::default();
         for p in planned {
+            if let Some(reason) = skip_reason(&p) {
+                debug!(object = %p.id, reason, "skipped");
+                changes.entries.push(ChangeSetEntry {
+                    id: p.id,
+                    version: p.version,
+                    action: Action::Skipped,
+                    reason: Some(reason.to_owned()),
+                });
+                continue;
+            }
             let action = match &p.live {
                 Some(live) if same(live, &p.dry_run) => Action::Unchanged,
                 live => {

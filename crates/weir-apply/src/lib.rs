@@ -20,6 +20,8 @@ mod changeset;
 mod inventory;
 pub mod stage;
 
-pub use apply::{Error, Manager, Options, PRUNE_ANNOTATION, Rejection};
+pub use apply::{
+    Error, Manager, Options, PRUNE_ANNOTATION, RECONCILE_ANNOTATION, Rejection, SSA_ANNOTATION,
+};
 pub use changeset::{Action, ChangeSet, ChangeSetEntry};
 pub use inventory::{Entry, Inventory};

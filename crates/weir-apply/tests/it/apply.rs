@@ -408,3 +408,66 @@ async fn prune_deletes_only_what_left_the_inventory_and_respects_the_opt_out() -
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn flux_annotations_skip_objects() -> TestResult {
+    let env = TestEnv::new("apply-annotations").await?;
+    let ns = env.namespace();
+    let manager = Manager::new(env.client.clone(), Options::default());
+    let cm = |name: &str, color: &str, annotations: Value| {
+        object(json!({
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": { "name": name, "namespace": ns, "annotations": annotations },
+            "data": { "color": color },
+        }))
+    };
+    manager
+        .apply_all_staged(vec![
+            cm(
+                "frozen",
+                "blue",
+                json!({ weir_apply::RECONCILE_ANNOTATION: "disabled" }),
+            ),
+            cm(
+                "once",
+                "blue",
+                json!({ weir_apply::SSA_ANNOTATION: "IfNotPresent" }),
+            ),
+        ])
+        .await?;
+    let set = manager
+        .apply_all_staged(vec![
+            cm("frozen", "green", json!({})),
+            cm(
+                "once",
+                "green",
+                json!({ weir_apply::SSA_ANNOTATION: "IfNotPresent" }),
+            ),
+            cm(
+                "never",
+                "green",
+                json!({ weir_apply::SSA_ANNOTATION: "Ignore" }),
+            ),
+        ])
+        .await?;
+    assert_eq!(
+        actions(&set),
+        [
+            format!("ConfigMap/{ns}/frozen skipped"),
+            format!("ConfigMap/{ns}/never skipped"),
+            format!("ConfigMap/{ns}/once skipped"),
+        ]
+    );
+    let api: Api<ConfigMap> = Api::namespaced(env.client.clone(), ns);
+    for name in ["frozen", "once"] {
+        let color = api
+            .get(name)
+            .await?
+            .data
+            .and_then(|d| d.get("color").cloned());
+        assert_eq!(color.as_deref(), Some("blue"), "{name}");
+    }
+    assert!(api.get_opt("never").await?.is_none());
+    Ok(())
+}
