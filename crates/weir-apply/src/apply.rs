@@ -102,6 +102,23 @@ impl fmt::Display for Rejection {
     }
 }
 
+fn wait_lines(
+    failed: &[(ObjectId, String)],
+    pending: &[(ObjectId, String)],
+    seconds: u64,
+) -> String {
+    let mut out: Vec<String> = failed
+        .iter()
+        .map(|(id, why)| format!("{id} failed: {why}"))
+        .collect();
+    out.extend(
+        pending
+            .iter()
+            .map(|(id, why)| format!("{id} not ready after {seconds}s: {why}")),
+    );
+    out.join("\n")
+}
+
 fn lines(rejections: &[Rejection]) -> String {
     rejections
         .iter()
@@ -150,6 +167,16 @@ pub enum Error {
         /// The API server's answer.
         #[source]
         source: Box<kube::Error>,
+    },
+    /// Objects did not become ready in time, or one failed.
+    #[error("{}", wait_lines(.failed, .pending, *.seconds))]
+    NotReady {
+        /// Objects that failed (kstatus `Failed`), with why.
+        failed: Vec<(ObjectId, String)>,
+        /// Objects still not ready when the time ran out, with their last status message.
+        pending: Vec<(ObjectId, String)>,
+        /// The timeout.
+        seconds: u64,
     },
     /// An applied CustomResourceDefinition was not established and served in time.
     #[error("{id} was not established within {seconds}s: {detail}")]
@@ -405,6 +432,89 @@ impl Manager {
             live,
             dry_run,
         })
+    }
+
+    /// Waits until every object of `set` that was not skipped or deleted is ready (kstatus
+    /// `Current`), polling every `interval`. Fails fast when one is `Failed`; on timeout the
+    /// error names every object not ready with its last status message.
+    pub async fn wait(
+        &self,
+        set: &ChangeSet,
+        timeout: Duration,
+        interval: Duration,
+    ) -> Result<(), Error> {
+        let deadline = Instant::now() + timeout;
+        let mut pending: Vec<&ChangeSetEntry> = set
+            .entries
+            .iter()
+            .filter(|e| !matches!(e.action, Action::Skipped | Action::Deleted))
+            .collect();
+        loop {
+            let mut still = Vec::new();
+            let mut waiting = Vec::new();
+            let mut failed = Vec::new();
+            for entry in pending {
+                let message = match self.health(entry).await {
+                    Ok(health) => match health.status {
+                        weir_kstatus::Status::Current => continue,
+                        weir_kstatus::Status::Failed => {
+                            failed.push((entry.id.clone(), health.message));
+                            continue;
+                        }
+                        other => format!("{other}: {}", health.message),
+                    },
+                    Err(message) => message,
+                };
+                waiting.push((entry.id.clone(), message));
+                still.push(entry);
+            }
+            if !failed.is_empty() {
+                return Err(Error::NotReady {
+                    failed,
+                    pending: waiting,
+                    seconds: timeout.as_secs(),
+                });
+            }
+            if still.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::NotReady {
+                    failed,
+                    pending: waiting,
+                    seconds: timeout.as_secs(),
+                });
+            }
+            pending = still;
+            tokio::time::sleep(interval).await;
+        }
+    }
+
+    /// The kstatus health of the live object behind `entry`, or why it cannot be read.
+    async fn health(&self, entry: &ChangeSetEntry) -> Result<weir_kstatus::Health, String> {
+        let id = &entry.id;
+        let gvk = GroupVersionKind::gvk(&id.group_kind.group, &entry.version, &id.group_kind.kind);
+        let (resource, capabilities) = self.resolve(&gvk).await.map_err(|e| e.to_string())?;
+        let api: Api<DynamicObject> = match capabilities.scope {
+            Scope::Namespaced => {
+                Api::namespaced_with(self.client.clone(), &id.namespace, &resource)
+            }
+            Scope::Cluster => Api::all_with(self.client.clone(), &resource),
+        };
+        let live = api
+            .get_opt(&id.name)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| "NotFound".to_owned())?;
+        let mut value = serde_json::to_value(&live).map_err(|e| e.to_string())?;
+        if let Some(map) = value.as_object_mut() {
+            map.insert(
+                "apiVersion".into(),
+                Value::String(resource.api_version.clone()),
+            );
+            map.insert("kind".into(), Value::String(resource.kind.clone()));
+        }
+        weir_kstatus::compute(&value).map_err(|e| e.to_string())
     }
 
     /// Deletes the objects of `old` that are not in `new` (Flux's prune), in a safe order:

@@ -471,3 +471,67 @@ async fn flux_annotations_skip_objects() -> TestResult {
     assert!(api.get_opt("never").await?.is_none());
     Ok(())
 }
+
+#[tokio::test]
+async fn wait_succeeds_times_out_and_fails_fast() -> TestResult {
+    use std::time::Duration;
+    let env = TestEnv::new("apply-wait").await?;
+    let ns = env.namespace();
+    let manager = Manager::new(env.client.clone(), Options::default());
+
+    // A Deployment scaled to zero becomes Available through kube-controller-manager.
+    let set = manager
+        .apply_all_staged(vec![deployment(ns, 0), config_map(ns, "blue")])
+        .await?;
+    manager
+        .wait(&set, Duration::from_secs(60), Duration::from_millis(200))
+        .await?;
+
+    // One replica never becomes available: no kubelet runs pods here.
+    let set = manager.apply_all_staged(vec![deployment(ns, 1)]).await?;
+    let err = manager
+        .wait(&set, Duration::from_secs(2), Duration::from_millis(200))
+        .await
+        .expect_err("cannot become ready without a kubelet");
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("Deployment/{ns}/web not ready after 2s")),
+        "{text}"
+    );
+
+    // A Job marked failed fails the wait at once.
+    let job = object(json!({
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": { "name": "once", "namespace": ns },
+        "spec": { "template": { "spec": {
+            "restartPolicy": "Never",
+            "containers": [{ "name": "c", "image": "busybox" }],
+        } } },
+    }));
+    let set = manager.apply_all_staged(vec![job]).await?;
+    let jobs: Api<k8s_openapi::api::batch::v1::Job> = Api::namespaced(env.client.clone(), ns);
+    weir_testenv::patch_status(
+        &jobs,
+        "once",
+        json!({
+            "startTime": "2026-01-01T00:00:00Z",
+            "conditions": [
+                { "type": "FailureTarget", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit" },
+                { "type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit" },
+            ],
+        }),
+    )
+    .await?;
+    let started = std::time::Instant::now();
+    let err = manager
+        .wait(&set, Duration::from_secs(60), Duration::from_millis(200))
+        .await
+        .expect_err("the job failed");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(
+        err.to_string().contains(&format!("Job/{ns}/once failed")),
+        "{err}"
+    );
+    Ok(())
+}
