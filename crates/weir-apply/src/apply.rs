@@ -67,6 +67,8 @@ pub struct Options {
     /// How long to wait for applied CustomResourceDefinitions to be established and served
     /// before the stage that may contain their custom resources. Default 30 s.
     pub establish_timeout: Duration,
+    /// Only dry-run: report what would be created or configured, write nothing.
+    pub dry_run: bool,
 }
 
 impl Default for Options {
@@ -75,6 +77,7 @@ impl Default for Options {
             field_manager: "weir".to_owned(),
             force: true,
             establish_timeout: Duration::from_secs(30),
+            dry_run: false,
         }
     }
 }
@@ -297,7 +300,9 @@ impl Manager {
         let mut set = ChangeSet::default();
         for objects in stages.in_order() {
             let applied = self.apply_stage(objects).await?;
-            self.wait_established(&applied).await?;
+            if !self.options.dry_run {
+                self.wait_established(&applied).await?;
+            }
             set.extend(applied);
         }
         Ok(set)
@@ -334,6 +339,8 @@ impl Manager {
             }
             let action = match &p.live {
                 Some(live) if same(live, &p.dry_run) => Action::Unchanged,
+                Some(_) if self.options.dry_run => Action::Configured,
+                None if self.options.dry_run => Action::Created,
                 live => {
                     let result = p
                         .api
@@ -488,6 +495,35 @@ impl Manager {
             pending = still;
             tokio::time::sleep(interval).await;
         }
+    }
+
+    /// Whether any object deleted in `set` still exists (finalizers may hold it).
+    pub async fn any_exists(&self, set: &ChangeSet) -> Result<bool, Error> {
+        for entry in set.entries.iter().filter(|e| e.action == Action::Deleted) {
+            let id = &entry.id;
+            let gvk =
+                GroupVersionKind::gvk(&id.group_kind.group, &entry.version, &id.group_kind.kind);
+            let Ok((resource, capabilities)) = self.resolve(&gvk).await else {
+                continue;
+            };
+            let api: Api<DynamicObject> = match capabilities.scope {
+                Scope::Namespaced => {
+                    Api::namespaced_with(self.client.clone(), &id.namespace, &resource)
+                }
+                Scope::Cluster => Api::all_with(self.client.clone(), &resource),
+            };
+            let live = api
+                .get_opt(&id.name)
+                .await
+                .map_err(|source| Error::Delete {
+                    id: id.clone(),
+                    source: Box::new(source),
+                })?;
+            if live.is_some() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// The kstatus health of the live object behind `entry`, or why it cannot be read.

@@ -19,6 +19,7 @@ mod apply;
 mod changeset;
 mod inventory;
 pub mod stage;
+pub mod store;
 
 pub use apply::{
     Error, Manager, Options, PRUNE_ANNOTATION, RECONCILE_ANNOTATION, Rejection, SSA_ANNOTATION,

@@ -43,6 +43,71 @@ pub enum Command {
     /// Kustomize-compatible builds.
     #[command(subcommand)]
     Kustomize(KustomizeCommand),
+    /// Apply manifests with server-side apply: definitions first, every stage validated by a
+    /// server-side dry run before anything is written.
+    Apply(ApplyArgs),
+    /// Delete everything an inventory recorded.
+    Delete(DeleteArgs),
+}
+
+/// `weir apply`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// Files or directories of YAML manifests (`-` for standard input).
+    #[arg(
+        short = 'f',
+        long = "filename",
+        value_name = "PATH",
+        conflicts_with = "kustomize"
+    )]
+    pub files: Vec<PathBuf>,
+    /// A kustomization directory, built with Weir's kustomize engine.
+    #[arg(short = 'k', long, value_name = "DIR")]
+    pub kustomize: Option<PathBuf>,
+    /// Where to keep the record of applied objects: a ConfigMap `NAMESPACE/NAME`.
+    #[arg(long, value_name = "NAMESPACE/NAME")]
+    pub inventory: Option<String>,
+    /// Delete objects of the previous inventory that are not applied any more.
+    #[arg(long, requires = "inventory")]
+    pub prune: bool,
+    /// Wait until the applied objects are ready.
+    #[arg(long)]
+    pub wait: bool,
+    /// Seconds to wait with --wait.
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    pub timeout: u64,
+    /// Server-side apply field manager.
+    #[arg(long, default_value = "weir")]
+    pub field_manager: String,
+    /// Only dry-run on the server and show what would change.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = TableOrJson::Table)]
+    pub output: TableOrJson,
+}
+
+/// `weir delete`.
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// The inventory ConfigMap `NAMESPACE/NAME` of a previous `weir apply --inventory`.
+    #[arg(long, value_name = "NAMESPACE/NAME")]
+    pub inventory: String,
+    /// Wait until the objects are gone.
+    #[arg(long)]
+    pub wait: bool,
+    /// Seconds to wait with --wait.
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    pub timeout: u64,
+}
+
+/// Table or JSON output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TableOrJson {
+    /// One line per object.
+    Table,
+    /// A JSON list.
+    Json,
 }
 
 /// `weir kustomize ...`.

@@ -511,11 +511,17 @@ async fn wait_succeeds_times_out_and_fails_fast() -> TestResult {
     }));
     let set = manager.apply_all_staged(vec![job]).await?;
     let jobs: Api<k8s_openapi::api::batch::v1::Job> = Api::namespaced(env.client.clone(), ns);
+    // The job controller starts the Job first; mark it failed only then, as a real failure
+    // would (its start time is immutable once set).
+    weir_testenv::wait_for(&jobs, "once", Duration::from_secs(30), |j| {
+        j.status.as_ref().is_some_and(|s| s.start_time.is_some())
+    })
+    .await?;
     weir_testenv::patch_status(
         &jobs,
         "once",
         json!({
-            "startTime": "2026-01-01T00:00:00Z",
+            "active": 0,
             "conditions": [
                 { "type": "FailureTarget", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit" },
                 { "type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit" },
@@ -533,5 +539,23 @@ async fn wait_succeeds_times_out_and_fails_fast() -> TestResult {
         err.to_string().contains(&format!("Job/{ns}/once failed")),
         "{err}"
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn inventories_round_trip_through_a_config_map() -> TestResult {
+    let env = TestEnv::new("apply-store").await?;
+    let ns = env.namespace();
+    let empty = weir_apply::store::load(&env.client, ns, "inv").await?;
+    assert!(empty.entries.is_empty());
+    let manager = Manager::new(env.client.clone(), Options::default());
+    let set = manager
+        .apply_all_staged(vec![config_map(ns, "blue")])
+        .await?;
+    let inventory = weir_apply::Inventory::from_change_set(&set);
+    weir_apply::store::save(&env.client, ns, "inv", &inventory, "weir").await?;
+    let back = weir_apply::store::load(&env.client, ns, "inv").await?;
+    assert_eq!(back, inventory);
+    assert_eq!(back.entries[0].key(), format!("{ns}_settings__ConfigMap"));
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! One module per command.
 
+mod apply;
 mod check;
 mod kustomize;
 mod version;
@@ -13,5 +14,7 @@ pub(crate) async fn run(cli: Cli) -> Result<(), Hinted> {
         Command::Version(args) => version::run(&args),
         Command::Check(args) => check::run(&cli.global, &args).await,
         Command::Kustomize(KustomizeCommand::Build(args)) => kustomize::build(&args),
+        Command::Apply(args) => apply::apply(&cli.global, &args).await,
+        Command::Delete(args) => apply::delete(&cli.global, &args).await,
     }
 }

@@ -2,4 +2,5 @@
 
 #![allow(clippy::panic, reason = "test helpers fail the test by panicking")]
 
+mod apply;
 mod check;

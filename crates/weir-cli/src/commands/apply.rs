@@ -1,0 +1,190 @@
+//! `weir apply` and `weir delete`: the apply engine on the command line.
+
+use std::io::{Read as _, Write as _};
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context as _, anyhow};
+use serde_json::{Map, Value, json};
+use weir_apply::{ChangeSet, Inventory, Manager, Options, store};
+
+use crate::Hinted;
+use crate::args::{ApplyArgs, DeleteArgs, GlobalArgs, TableOrJson};
+use crate::kubeconfig;
+
+type Object = Map<String, Value>;
+
+fn split_inventory(spec: &str) -> Result<(String, String), Hinted> {
+    match spec.split_once('/') {
+        Some((ns, name)) if !ns.is_empty() && !name.is_empty() && !name.contains('/') => {
+            Ok((ns.to_owned(), name.to_owned()))
+        }
+        _ => Err(Hinted {
+            error: anyhow!("--inventory must be NAMESPACE/NAME, not '{spec}'"),
+            hint: Some("for example --inventory default/my-app".into()),
+        }),
+    }
+}
+
+/// Reads manifests from files, directories (their `.yaml`/`.yml`/`.json` files) or stdin.
+fn read_manifests(paths: &[impl AsRef<Path>]) -> anyhow::Result<Vec<Object>> {
+    let mut objects = Vec::new();
+    for path in paths {
+        let path = path.as_ref();
+        let mut files = Vec::new();
+        if path == Path::new("-") {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context("reading standard input")?;
+            files.push(("-".to_owned(), text));
+        } else if path.is_dir() {
+            let mut entries: Vec<_> = std::fs::read_dir(path)
+                .with_context(|| format!("reading directory {}", path.display()))?
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.extension()
+                        .is_some_and(|x| x == "yaml" || x == "yml" || x == "json")
+                })
+                .collect();
+            entries.sort();
+            for p in entries {
+                let text = std::fs::read_to_string(&p)
+                    .with_context(|| format!("reading {}", p.display()))?;
+                files.push((p.display().to_string(), text));
+            }
+        } else {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            files.push((path.display().to_string(), text));
+        }
+        for (name, text) in files {
+            for doc in weir_object::yaml::parse_documents(&name, &text)? {
+                match doc.value {
+                    Value::Object(map) => objects.push(map),
+                    _ => {
+                        return Err(anyhow!(
+                            "{name}:{}: document is not a Kubernetes object",
+                            doc.line
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok(objects)
+}
+
+fn print(set: &ChangeSet, format: TableOrJson) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match format {
+        TableOrJson::Table => {
+            for e in &set.entries {
+                writeln!(out, "{e}")?;
+            }
+        }
+        TableOrJson::Json => {
+            let list: Vec<Value> = set
+                .entries
+                .iter()
+                .map(|e| json!({ "object": e.id.to_string(), "version": e.version, "action": e.action.as_str(), "reason": e.reason }))
+                .collect();
+            writeln!(out, "{}", Value::Array(list))?;
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn apply(global: &GlobalArgs, args: &ApplyArgs) -> Result<(), Hinted> {
+    let mut objects = match (&args.kustomize, args.files.is_empty()) {
+        (Some(dir), _) => {
+            weir_kustomize::build(
+                &weir_kustomize::DiskFs,
+                dir,
+                &weir_kustomize::Options::default(),
+            )
+            .with_context(|| format!("building {}", dir.display()))?
+            .resources
+        }
+        (None, false) => read_manifests(&args.files)?,
+        (None, true) => {
+            return Err(Hinted {
+                error: anyhow!("nothing to apply"),
+                hint: Some("pass -f FILE|DIR|- or -k DIR".into()),
+            });
+        }
+    };
+    let conn = kubeconfig::connect(global, Duration::from_secs(30)).await?;
+    let namespace = global
+        .namespace
+        .clone()
+        .unwrap_or_else(|| conn.client.default_namespace().to_owned());
+    for object in &mut objects {
+        let meta = object
+            .entry("metadata")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(meta) = meta
+            && !meta.contains_key("namespace")
+        {
+            // Cluster-scoped kinds drop it again once discovery says so.
+            meta.insert("namespace".into(), Value::String(namespace.clone()));
+        }
+    }
+    let mut options = Options::default();
+    options.field_manager = args.field_manager.clone();
+    options.dry_run = args.dry_run;
+    let manager = Manager::new(conn.client.clone(), options);
+    let mut set = manager.apply_all_staged(objects).await?;
+    if let Some(spec) = &args.inventory
+        && !args.dry_run
+    {
+        let (ns, name) = split_inventory(spec)?;
+        let old = store::load(&conn.client, &ns, &name).await?;
+        let new = Inventory::from_change_set(&set);
+        if args.prune {
+            set.extend(manager.prune(&old, &new).await?);
+        }
+        store::save(&conn.client, &ns, &name, &new, &args.field_manager).await?;
+    }
+    print(&set, args.output)?;
+    if args.wait && !args.dry_run {
+        manager
+            .wait(
+                &set,
+                Duration::from_secs(args.timeout),
+                Duration::from_secs(1),
+            )
+            .await?;
+        eprintln!("all objects are ready");
+    }
+    Ok(())
+}
+
+pub(crate) async fn delete(global: &GlobalArgs, args: &DeleteArgs) -> Result<(), Hinted> {
+    let (ns, name) = split_inventory(&args.inventory)?;
+    let conn = kubeconfig::connect(global, Duration::from_secs(30)).await?;
+    let old = store::load(&conn.client, &ns, &name).await?;
+    if old.entries.is_empty() {
+        return Err(Hinted {
+            error: anyhow!("inventory {ns}/{name} is empty or does not exist"),
+            hint: Some("check the --inventory given to `weir apply`".into()),
+        });
+    }
+    let manager = Manager::new(conn.client.clone(), Options::default());
+    let set = manager.prune(&old, &Inventory::default()).await?;
+    print(&set, TableOrJson::Table)?;
+    if args.wait {
+        let deadline = std::time::Instant::now() + Duration::from_secs(args.timeout);
+        while manager.any_exists(&set).await? {
+            if std::time::Instant::now() > deadline {
+                return Err(
+                    anyhow!("objects of {ns}/{name} still exist after {}s", args.timeout).into(),
+                );
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+    store::save(&conn.client, &ns, &name, &Inventory::default(), "weir").await?;
+    Ok(())
+}

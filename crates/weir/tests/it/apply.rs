@@ -1,0 +1,119 @@
+//! `weir apply` and `weir delete` against the real API server.
+
+use std::process::Command;
+
+use weir_testenv::TestEnv;
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+fn weir(
+    kubeconfig: &std::path::Path,
+    args: &[&str],
+) -> Result<(bool, String, String), Box<dyn std::error::Error>> {
+    let out = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .env_remove("KUBECONFIG")
+        .output()?;
+    Ok((
+        out.status.success(),
+        String::from_utf8(out.stdout)?,
+        String::from_utf8(out.stderr)?,
+    ))
+}
+
+fn cm(name: &str, value: &str) -> String {
+    format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  k: \"{value}\"\n")
+}
+
+#[tokio::test]
+async fn apply_prune_and_delete_by_inventory() -> TestResult {
+    let env = TestEnv::new("cli-apply").await?;
+    let ns = env.namespace();
+    let kubeconfig = env.control_plane.kubeconfig_path();
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("a.yaml"), cm("a", "1"))?;
+    std::fs::write(dir.path().join("b.yaml"), cm("b", "1"))?;
+    let path = dir.path().display().to_string();
+    let inventory = format!("{ns}/inv");
+    let args = [
+        "apply",
+        "-n",
+        ns,
+        "-f",
+        &path,
+        "--inventory",
+        &inventory,
+        "--prune",
+    ];
+
+    let (ok, out, err) = weir(&kubeconfig, &args)?;
+    assert!(ok, "{err}");
+    assert_eq!(
+        out,
+        format!("ConfigMap/{ns}/a created\nConfigMap/{ns}/b created\n")
+    );
+
+    let (ok, out, err) = weir(&kubeconfig, &args)?;
+    assert!(ok, "{err}");
+    assert_eq!(
+        out,
+        format!("ConfigMap/{ns}/a unchanged\nConfigMap/{ns}/b unchanged\n")
+    );
+
+    std::fs::remove_file(dir.path().join("b.yaml"))?;
+    std::fs::write(dir.path().join("a.yaml"), cm("a", "2"))?;
+    let (ok, out, err) = weir(&kubeconfig, &args)?;
+    assert!(ok, "{err}");
+    assert_eq!(
+        out,
+        format!("ConfigMap/{ns}/a configured\nConfigMap/{ns}/b deleted\n")
+    );
+
+    let (ok, out, err) = weir(
+        &kubeconfig,
+        &[
+            "delete",
+            "--inventory",
+            &inventory,
+            "--wait",
+            "--timeout",
+            "60",
+        ],
+    )?;
+    assert!(ok, "{err}");
+    assert_eq!(out, format!("ConfigMap/{ns}/a deleted\n"));
+    let api: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+        kube::Api::namespaced(env.client.clone(), ns);
+    assert!(api.get_opt("a").await?.is_none());
+    // The inventory ConfigMap itself is kept, now empty.
+    assert!(api.get_opt("inv").await?.is_some());
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_rejected_object_is_reported_and_nothing_is_written() -> TestResult {
+    let env = TestEnv::new("cli-apply-bad").await?;
+    let ns = env.namespace();
+    let kubeconfig = env.control_plane.kubeconfig_path();
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("all.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "{}---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: bad\nspec:\n  replicas: -1\n  selector:\n    matchLabels: {{app: x}}\n  template:\n    metadata:\n      labels: {{app: x}}\n    spec:\n      containers: [{{name: c, image: x}}]\n",
+            cm("ok", "1")
+        ),
+    )?;
+    let (ok, _, err) = weir(
+        &kubeconfig,
+        &["apply", "-n", ns, "-f", &file.display().to_string()],
+    )?;
+    assert!(!ok);
+    assert!(err.contains(&format!("Deployment/{ns}/bad")), "{err}");
+    let api: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+        kube::Api::namespaced(env.client.clone(), ns);
+    assert!(api.get_opt("ok").await?.is_none());
+    Ok(())
+}
