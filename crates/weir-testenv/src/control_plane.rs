@@ -138,6 +138,21 @@ pub async fn client_from_kubeconfig(path: &Path) -> Result<kube::Client, Error> 
 }
 
 fn start_blocking(dir: &Path, lifetime: Lifetime) -> Result<ControlPlane, Error> {
+    // A port chosen free can be taken by another process before the server binds it; try
+    // again with new ports.
+    let mut attempt = 1;
+    loop {
+        match start_once(dir, lifetime) {
+            Err(err) if attempt < 3 && err.to_string().contains("address already in use") => {
+                attempt += 1;
+                let _ = fs::remove_dir_all(dir.join("etcd-data"));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn start_once(dir: &Path, lifetime: Lifetime) -> Result<ControlPlane, Error> {
     let mut processes = Vec::new();
     match launch(dir, lifetime, &mut processes) {
         Ok((server, version)) => Ok(ControlPlane {
@@ -193,9 +208,8 @@ fn launch(
     write_file(&pki_dir.join("sa.pub"), &sa_pub)?;
     let p = |name: &str| pki_dir.join(name).display().to_string();
 
-    let etcd_port = process::free_port()?;
-    let peer_port = process::free_port()?;
-    let api_port = process::free_port()?;
+    let ports = process::free_ports(3)?;
+    let (etcd_port, peer_port, api_port) = (ports[0], ports[1], ports[2]);
     let server = format!("https://127.0.0.1:{api_port}");
     let kubeconfig = kubeconfig_yaml(&server, &ca.cert_pem, &admin.cert_pem, &admin.key_pem);
     write_file(&dir.join("kubeconfig"), &kubeconfig)?;

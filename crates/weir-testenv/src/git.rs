@@ -151,8 +151,8 @@ impl GitServer {
         )?;
         processes.push(fcgiwrap);
 
-        let https_port = process::free_port()?;
-        let http_port = process::free_port()?;
+        let ports = process::free_ports(3)?;
+        let (https_port, http_port, ssh_port) = (ports[0], ports[1], ports[2]);
         write_file(
             &root.join("nginx/nginx.conf"),
             &nginx_conf(&root, https_port, http_port, &socket),
@@ -196,7 +196,6 @@ impl GitServer {
             .flatten()
             .map(|u| u.name)
             .ok_or_else(|| Error::Shared("the current user has no name in /etc/passwd".into()))?;
-        let ssh_port = process::free_port()?;
         write_file(
             &ssh.join("sshd_config"),
             &sshd_config(&ssh, ssh_port, &ssh_user),

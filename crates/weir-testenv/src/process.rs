@@ -196,6 +196,22 @@ pub fn free_port() -> Result<u16, Error> {
         })
 }
 
+/// `n` distinct TCP ports on 127.0.0.1 that were free a moment ago (all held open together
+/// while choosing, so they differ from each other).
+pub fn free_ports(n: usize) -> Result<Vec<u16>, Error> {
+    let io = |source| Error::Io {
+        path: PathBuf::from("127.0.0.1:0"),
+        source,
+    };
+    let listeners: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind(("127.0.0.1", 0)).map_err(io))
+        .collect::<Result<_, _>>()?;
+    listeners
+        .iter()
+        .map(|l| l.local_addr().map(|a| a.port()).map_err(io))
+        .collect()
+}
+
 /// Polls `ready` every 100 ms until it returns true, a process exits, or `timeout` passes.
 pub fn wait_until(
     what: &str,
