@@ -308,6 +308,49 @@ impl Manager {
         Ok(set)
     }
 
+    /// What applying `objects` would change, object by object, from a server-side dry run:
+    /// the live object and the object as the API server would store it, both without
+    /// bookkeeping fields and status, Secret values masked. Writes nothing. Refused objects
+    /// fail the call as in [`Manager::apply_all_staged`]; objects of kinds not served yet (a CRD
+    /// in the same set) are refused too.
+    pub async fn diff(&self, objects: Vec<Object>) -> Result<Vec<Difference>, Error> {
+        for (index, object) in objects.iter().enumerate() {
+            Identity::of(index, object)?;
+        }
+        let stages = stage::stage(objects);
+        let mut out = Vec::new();
+        let mut rejections = Vec::new();
+        for objects in stages.in_order() {
+            for (index, object) in objects.iter().enumerate() {
+                let identity = Identity::of(index, object)?;
+                match self.dry_run(identity, object).await {
+                    Ok(p) => {
+                        let live = p.live.as_ref().and_then(comparable);
+                        let merged = comparable(&p.dry_run).unwrap_or(Value::Null);
+                        let (live, merged) = mask_secret(&p.id, live, merged);
+                        let action = match &live {
+                            None => Action::Created,
+                            Some(l) if *l == merged => Action::Unchanged,
+                            Some(_) => Action::Configured,
+                        };
+                        out.push(Difference {
+                            id: p.id,
+                            action,
+                            live,
+                            merged,
+                        });
+                    }
+                    Err(rejection) => rejections.push(*rejection),
+                }
+            }
+        }
+        if rejections.is_empty() {
+            Ok(out)
+        } else {
+            Err(Error::DryRun { rejections })
+        }
+    }
+
     /// Applies one stage: a server-side dry run of every object, then, if none was refused,
     /// a server-side apply of every object that the dry run shows would change.
     async fn apply_stage(&self, objects: &[Object]) -> Result<ChangeSet, Error> {
@@ -754,6 +797,83 @@ fn message(err: kube::Error) -> (Option<String>, String) {
 /// Whether a dry-run result equals the live object, ignoring what every write changes
 /// (managed fields, resource version, generation) and the status, which an apply to the main
 /// resource never changes but controllers may update between the two reads.
+/// One object's difference, from [`Manager::diff`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Difference {
+    /// The object.
+    pub id: ObjectId,
+    /// Created, Configured or Unchanged.
+    pub action: Action,
+    /// The live object, if it exists.
+    pub live: Option<Value>,
+    /// The object after the apply.
+    pub merged: Value,
+}
+
+/// An object without the fields the API server maintains, for comparing and showing.
+fn comparable(object: &DynamicObject) -> Option<Value> {
+    let mut value = serde_json::to_value(object).ok()?;
+    let map = value.as_object_mut()?;
+    map.remove("status");
+    if let Some(metadata) = map.get_mut("metadata").and_then(Value::as_object_mut) {
+        for key in [
+            "managedFields",
+            "resourceVersion",
+            "generation",
+            "uid",
+            "creationTimestamp",
+        ] {
+            metadata.remove(key);
+        }
+    }
+    Some(value)
+}
+
+/// Secret values never leave the cluster in a diff: each is replaced by a mask that only
+/// tells whether it changed.
+fn mask_secret(id: &ObjectId, live: Option<Value>, merged: Value) -> (Option<Value>, Value) {
+    if !id.group_kind.group.is_empty() || id.group_kind.kind != "Secret" {
+        return (live, merged);
+    }
+    let keys = |v: &Value| -> Vec<(String, String)> {
+        ["data", "stringData"]
+            .iter()
+            .flat_map(|f| {
+                v.get(*f)
+                    .and_then(Value::as_object)
+                    .into_iter()
+                    .flatten()
+                    .map(move |(k, val)| (format!("{f}/{k}"), val.to_string()))
+            })
+            .collect()
+    };
+    let before = live.as_ref().map(keys).unwrap_or_default();
+    let after = keys(&merged);
+    let mask = |v: &mut Value, own: &[(String, String)], other: &[(String, String)], tag: &str| {
+        for field in ["data", "stringData"] {
+            if let Some(map) = v.get_mut(field).and_then(Value::as_object_mut) {
+                for (k, val) in map.iter_mut() {
+                    let key = format!("{field}/{k}");
+                    let mine = own.iter().find(|(x, _)| *x == key).map(|(_, v)| v);
+                    let theirs = other.iter().find(|(x, _)| *x == key).map(|(_, v)| v);
+                    *val = Value::String(if mine == theirs {
+                        "***".to_owned()
+                    } else {
+                        format!("*** ({tag})")
+                    });
+                }
+            }
+        }
+    };
+    let mut live = live;
+    let mut merged = merged;
+    if let Some(l) = live.as_mut() {
+        mask(l, &before, &after, "before");
+    }
+    mask(&mut merged, &after, &before, "after");
+    (live, merged)
+}
+
 fn same(live: &DynamicObject, dry_run: &DynamicObject) -> bool {
     fn normalised(object: &DynamicObject) -> Option<Value> {
         let mut value = serde_json::to_value(object).ok()?;

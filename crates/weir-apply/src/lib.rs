@@ -22,7 +22,8 @@ pub mod stage;
 pub mod store;
 
 pub use apply::{
-    Error, Manager, Options, PRUNE_ANNOTATION, RECONCILE_ANNOTATION, Rejection, SSA_ANNOTATION,
+    Difference, Error, Manager, Options, PRUNE_ANNOTATION, RECONCILE_ANNOTATION, Rejection,
+    SSA_ANNOTATION,
 };
 pub use changeset::{Action, ChangeSet, ChangeSetEntry};
 pub use inventory::{Entry, Inventory};

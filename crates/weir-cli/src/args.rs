@@ -48,6 +48,28 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Delete everything an inventory recorded.
     Delete(DeleteArgs),
+    /// Show what `weir apply` would change (server-side dry run); exit status 1 when something
+    /// would change. Secret values are masked.
+    Diff(DiffArgs),
+}
+
+/// `weir diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// Files or directories of YAML manifests (`-` for standard input).
+    #[arg(
+        short = 'f',
+        long = "filename",
+        value_name = "PATH",
+        conflicts_with = "kustomize"
+    )]
+    pub files: Vec<PathBuf>,
+    /// A kustomization directory, built with Weir's kustomize engine.
+    #[arg(short = 'k', long, value_name = "DIR")]
+    pub kustomize: Option<PathBuf>,
+    /// Server-side apply field manager.
+    #[arg(long, default_value = "weir")]
+    pub field_manager: String,
 }
 
 /// `weir apply`.

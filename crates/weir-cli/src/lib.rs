@@ -57,7 +57,15 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// `weir diff` found differences: exit status 1 with nothing more to say.
+#[derive(Debug, thiserror::Error)]
+#[error("differences found")]
+pub struct DifferencesFound;
+
 fn report(hinted: Hinted) -> ExitCode {
+    if hinted.error.downcast_ref::<DifferencesFound>().is_some() {
+        return ExitCode::FAILURE;
+    }
     // A closed pipe (`weir ... | head`) is not a failure.
     if hinted.error.chain().any(|e| {
         e.downcast_ref::<std::io::Error>()

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use weir_apply::{ChangeSet, Inventory, Manager, Options, store};
 
 use crate::Hinted;
-use crate::args::{ApplyArgs, DeleteArgs, GlobalArgs, TableOrJson};
+use crate::args::{ApplyArgs, DeleteArgs, DiffArgs, GlobalArgs, TableOrJson};
 use crate::kubeconfig;
 
 type Object = Map<String, Value>;
@@ -96,8 +96,13 @@ fn print(set: &ChangeSet, format: TableOrJson) -> std::io::Result<()> {
     Ok(())
 }
 
-pub(crate) async fn apply(global: &GlobalArgs, args: &ApplyArgs) -> Result<(), Hinted> {
-    let mut objects = match (&args.kustomize, args.files.is_empty()) {
+/// The objects of `-f` or `-k`, with the namespace filled in where missing.
+fn load_objects(
+    files: &[std::path::PathBuf],
+    kustomize: Option<&std::path::Path>,
+    namespace: &str,
+) -> Result<Vec<Object>, Hinted> {
+    let mut objects = match (kustomize, files.is_empty()) {
         (Some(dir), _) => {
             weir_kustomize::build(
                 &weir_kustomize::DiskFs,
@@ -107,19 +112,14 @@ pub(crate) async fn apply(global: &GlobalArgs, args: &ApplyArgs) -> Result<(), H
             .with_context(|| format!("building {}", dir.display()))?
             .resources
         }
-        (None, false) => read_manifests(&args.files)?,
+        (None, false) => read_manifests(files)?,
         (None, true) => {
             return Err(Hinted {
-                error: anyhow!("nothing to apply"),
+                error: anyhow!("no manifests given"),
                 hint: Some("pass -f FILE|DIR|- or -k DIR".into()),
             });
         }
     };
-    let conn = kubeconfig::connect(global, Duration::from_secs(30)).await?;
-    let namespace = global
-        .namespace
-        .clone()
-        .unwrap_or_else(|| conn.client.default_namespace().to_owned());
     for object in &mut objects {
         let meta = object
             .entry("metadata")
@@ -128,9 +128,19 @@ pub(crate) async fn apply(global: &GlobalArgs, args: &ApplyArgs) -> Result<(), H
             && !meta.contains_key("namespace")
         {
             // Cluster-scoped kinds drop it again once discovery says so.
-            meta.insert("namespace".into(), Value::String(namespace.clone()));
+            meta.insert("namespace".into(), Value::String(namespace.to_owned()));
         }
     }
+    Ok(objects)
+}
+
+pub(crate) async fn apply(global: &GlobalArgs, args: &ApplyArgs) -> Result<(), Hinted> {
+    let conn = kubeconfig::connect(global, Duration::from_secs(30)).await?;
+    let namespace = global
+        .namespace
+        .clone()
+        .unwrap_or_else(|| conn.client.default_namespace().to_owned());
+    let objects = load_objects(&args.files, args.kustomize.as_deref(), &namespace)?;
     let mut options = Options::default();
     options.field_manager = args.field_manager.clone();
     options.dry_run = args.dry_run;
@@ -187,4 +197,45 @@ pub(crate) async fn delete(global: &GlobalArgs, args: &DeleteArgs) -> Result<(),
     }
     store::save(&conn.client, &ns, &name, &Inventory::default(), "weir").await?;
     Ok(())
+}
+
+pub(crate) async fn diff(global: &GlobalArgs, args: &DiffArgs) -> Result<(), Hinted> {
+    let conn = kubeconfig::connect(global, Duration::from_secs(30)).await?;
+    let namespace = global
+        .namespace
+        .clone()
+        .unwrap_or_else(|| conn.client.default_namespace().to_owned());
+    let objects = load_objects(&args.files, args.kustomize.as_deref(), &namespace)?;
+    let mut options = Options::default();
+    options.field_manager = args.field_manager.clone();
+    options.dry_run = true;
+    let manager = Manager::new(conn.client.clone(), options);
+    let differences = manager.diff(objects).await?;
+    let mut out = std::io::stdout().lock();
+    let mut changed = false;
+    for d in &differences {
+        if d.action == weir_apply::Action::Unchanged {
+            continue;
+        }
+        changed = true;
+        let before = d
+            .live
+            .as_ref()
+            .map(weir_object::yaml::to_yaml)
+            .unwrap_or_default();
+        let after = weir_object::yaml::to_yaml(&d.merged);
+        let text = similar::TextDiff::from_lines(&before, &after);
+        write!(
+            out,
+            "{}",
+            text.unified_diff()
+                .context_radius(3)
+                .header(&format!("live/{}", d.id), &format!("merged/{}", d.id))
+        )?;
+    }
+    if changed {
+        Err(crate::DifferencesFound.into())
+    } else {
+        Ok(())
+    }
 }

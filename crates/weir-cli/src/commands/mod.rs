@@ -16,5 +16,6 @@ pub(crate) async fn run(cli: Cli) -> Result<(), Hinted> {
         Command::Kustomize(KustomizeCommand::Build(args)) => kustomize::build(&args),
         Command::Apply(args) => apply::apply(&cli.global, &args).await,
         Command::Delete(args) => apply::delete(&cli.global, &args).await,
+        Command::Diff(args) => apply::diff(&cli.global, &args).await,
     }
 }

@@ -117,3 +117,46 @@ async fn a_rejected_object_is_reported_and_nothing_is_written() -> TestResult {
     assert!(api.get_opt("ok").await?.is_none());
     Ok(())
 }
+
+#[tokio::test]
+async fn diff_shows_changes_masks_secrets_and_exits_one() -> TestResult {
+    let env = TestEnv::new("cli-diff").await?;
+    let ns = env.namespace();
+    let kubeconfig = env.control_plane.kubeconfig_path();
+    let dir = tempfile::tempdir()?;
+    let secret = |v: &str| {
+        format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\nstringData:\n  token: {v}\n"
+        )
+    };
+    std::fs::write(
+        dir.path().join("a.yaml"),
+        format!("{}---\n{}", cm("a", "1"), secret("hunter2")),
+    )?;
+    let path = dir.path().display().to_string();
+    let (ok, _, err) = weir(&kubeconfig, &["apply", "-n", ns, "-f", &path])?;
+    assert!(ok, "{err}");
+
+    let (ok, out, err) = weir(&kubeconfig, &["diff", "-n", ns, "-f", &path])?;
+    assert!(ok, "no change must exit 0: {out}{err}");
+    assert_eq!(out, "");
+
+    std::fs::write(
+        dir.path().join("a.yaml"),
+        format!("{}---\n{}", cm("a", "2"), secret("s3cr3t")),
+    )?;
+    let (ok, out, err) = weir(&kubeconfig, &["diff", "-n", ns, "-f", &path])?;
+    assert!(!ok, "a change must exit 1");
+    assert_eq!(err, "", "no error text for differences");
+    assert!(out.contains(&format!("--- live/ConfigMap/{ns}/a")), "{out}");
+    assert!(
+        out.contains("-  k: \"1\"") && out.contains("+  k: \"2\""),
+        "{out}"
+    );
+    assert!(out.contains("*** (after)"), "{out}");
+    assert!(
+        !out.contains("s3cr3t") && !out.contains("hunter2"),
+        "a secret leaked: {out}"
+    );
+    Ok(())
+}
