@@ -18,15 +18,14 @@ const KEY: &str = "inventory";
 #[non_exhaustive]
 pub enum StoreError {
     /// The API call failed.
-    #[error("inventory ConfigMap {namespace}/{name}")]
+    #[error("inventory ConfigMap {namespace}/{name}: {message}")]
     Api {
         /// Namespace.
         namespace: String,
         /// Name.
         name: String,
-        /// The API server's answer.
-        #[source]
-        source: Box<kube::Error>,
+        /// The API server's answer (its message only, without kube's wrapping).
+        message: String,
     },
     /// The ConfigMap exists but does not hold an inventory.
     #[error("inventory ConfigMap {namespace}/{name} is malformed: {message}")]
@@ -48,11 +47,10 @@ pub async fn load(
     name: &str,
 ) -> Result<Inventory, StoreError> {
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
-    let cm = api.get_opt(name).await.map_err(|source| StoreError::Api {
-        namespace: namespace.to_owned(),
-        name: name.to_owned(),
-        source: Box::new(source),
-    })?;
+    let cm = api
+        .get_opt(name)
+        .await
+        .map_err(|source| api_error(namespace, name, source))?;
     let Some(text) = cm.and_then(|c| c.data).and_then(|d| d.get(KEY).cloned()) else {
         return Ok(Inventory::default());
     };
@@ -81,6 +79,30 @@ pub async fn save(
     name: &str,
     inventory: &Inventory,
     field_manager: &str,
+) -> Result<(), StoreError> {
+    write(client, namespace, name, inventory, field_manager, false).await
+}
+
+/// Checks with a server-side dry run that `inventory` could be written to ConfigMap
+/// `namespace/name` (the namespace exists, the caller may write there), so that a command can
+/// refuse before it changes anything rather than fail after applying.
+pub async fn check_writable(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    inventory: &Inventory,
+    field_manager: &str,
+) -> Result<(), StoreError> {
+    write(client, namespace, name, inventory, field_manager, true).await
+}
+
+async fn write(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    inventory: &Inventory,
+    field_manager: &str,
+    dry_run: bool,
 ) -> Result<(), StoreError> {
     let entries: Vec<Value> = inventory
         .entries
@@ -112,17 +134,39 @@ pub async fn save(
         map.insert("apiVersion".into(), Value::String("v1".into()));
         map.insert("kind".into(), Value::String("ConfigMap".into()));
     }
+    let mut params = PatchParams::apply(field_manager).force();
+    params.dry_run = dry_run;
     Api::<ConfigMap>::namespaced(client.clone(), namespace)
-        .patch(
-            name,
-            &PatchParams::apply(field_manager).force(),
-            &Patch::Apply(&value),
-        )
+        .patch(name, &params, &Patch::Apply(&value))
         .await
-        .map_err(|source| StoreError::Api {
-            namespace: namespace.to_owned(),
-            name: name.to_owned(),
-            source: Box::new(source),
-        })?;
+        .map_err(|source| api_error(namespace, name, source))?;
     Ok(())
+}
+
+/// A [`StoreError::Api`] carrying the API server's own message, with what to do when the
+/// namespace is missing.
+fn api_error(namespace: &str, name: &str, err: kube::Error) -> StoreError {
+    let message = match err {
+        kube::Error::Api(status) if !status.message.is_empty() => {
+            let missing_namespace = status.code == 404
+                && status
+                    .details
+                    .as_ref()
+                    .is_some_and(|d| d.kind == "namespaces");
+            if missing_namespace {
+                format!(
+                    "{}; create namespace {namespace} first or keep the inventory in another one",
+                    status.message
+                )
+            } else {
+                status.message
+            }
+        }
+        other => other.to_string(),
+    };
+    StoreError::Api {
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+        message,
+    }
 }

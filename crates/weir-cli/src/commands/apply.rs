@@ -145,12 +145,29 @@ pub(crate) async fn apply(global: &GlobalArgs, args: &ApplyArgs) -> Result<(), H
     options.field_manager = args.field_manager.clone();
     options.dry_run = args.dry_run;
     let manager = Manager::new(conn.client.clone(), options);
+    // Read the previous inventory and make sure the new one can be written before anything is
+    // applied, so a missing namespace or permission does not leave objects unrecorded.
+    let previous = match &args.inventory {
+        Some(spec) if !args.dry_run => {
+            let (ns, name) = split_inventory(spec)?;
+            let old = store::load(&conn.client, &ns, &name).await?;
+            // A namespace created by this very apply cannot be checked beforehand.
+            let creates_namespace = objects.iter().any(|o| {
+                o.get("kind").and_then(Value::as_str) == Some("Namespace")
+                    && o.get("metadata")
+                        .and_then(|m| m.get("name"))
+                        .and_then(Value::as_str)
+                        == Some(ns.as_str())
+            });
+            if !creates_namespace {
+                store::check_writable(&conn.client, &ns, &name, &old, &args.field_manager).await?;
+            }
+            Some((ns, name, old))
+        }
+        _ => None,
+    };
     let mut set = manager.apply_all_staged(objects).await?;
-    if let Some(spec) = &args.inventory
-        && !args.dry_run
-    {
-        let (ns, name) = split_inventory(spec)?;
-        let old = store::load(&conn.client, &ns, &name).await?;
+    if let Some((ns, name, old)) = previous {
         let new = Inventory::from_change_set(&set);
         if args.prune {
             set.extend(manager.prune(&old, &new).await?);

@@ -119,6 +119,65 @@ async fn a_rejected_object_is_reported_and_nothing_is_written() -> TestResult {
 }
 
 #[tokio::test]
+async fn an_inventory_that_cannot_be_written_stops_the_apply_before_any_change() -> TestResult {
+    let env = TestEnv::new("cli-apply-inv").await?;
+    let ns = env.namespace();
+    let kubeconfig = env.control_plane.kubeconfig_path();
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("a.yaml");
+    std::fs::write(&file, cm("a", "1"))?;
+    let (ok, _, err) = weir(
+        &kubeconfig,
+        &[
+            "apply",
+            "-n",
+            ns,
+            "-f",
+            &file.display().to_string(),
+            "--inventory",
+            "no-such-namespace/inv",
+        ],
+    )?;
+    assert!(!ok);
+    assert!(
+        err.contains("inventory ConfigMap no-such-namespace/inv")
+            && err.contains("create namespace no-such-namespace first"),
+        "{err}"
+    );
+    // The API server's status is reported by its message, not dumped.
+    assert!(!err.contains("Status {"), "{err}");
+    let api: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+        kube::Api::namespaced(env.client.clone(), ns);
+    assert!(api.get_opt("a").await?.is_none());
+
+    // A namespace created by the same apply may hold the inventory.
+    let inv_ns = format!("{ns}-inv");
+    std::fs::write(
+        dir.path().join("ns.yaml"),
+        format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {inv_ns}\n"),
+    )?;
+    let inventory = format!("{inv_ns}/inv");
+    let (ok, _, err) = weir(
+        &kubeconfig,
+        &[
+            "apply",
+            "-n",
+            ns,
+            "-f",
+            &dir.path().display().to_string(),
+            "--inventory",
+            &inventory,
+        ],
+    )?;
+    assert!(ok, "{err}");
+    assert!(api.get_opt("a").await?.is_some());
+    let inv: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+        kube::Api::namespaced(env.client.clone(), &inv_ns);
+    assert!(inv.get_opt("inv").await?.is_some());
+    Ok(())
+}
+
+#[tokio::test]
 async fn diff_shows_changes_masks_secrets_and_exits_one() -> TestResult {
     let env = TestEnv::new("cli-diff").await?;
     let ns = env.namespace();
