@@ -33,39 +33,6 @@ impl Stages {
     }
 }
 
-/// Kinds kustomize's legacy sort puts first, in this order (`api/resid/gvk.go`).
-const ORDER_FIRST: &[&str] = &[
-    "Namespace",
-    "ResourceQuota",
-    "StorageClass",
-    "CustomResourceDefinition",
-    "ServiceAccount",
-    "PodSecurityPolicy",
-    "Role",
-    "ClusterRole",
-    "RoleBinding",
-    "ClusterRoleBinding",
-    "ConfigMap",
-    "Secret",
-    "Endpoints",
-    "Service",
-    "LimitRange",
-    "PriorityClass",
-    "PersistentVolume",
-    "PersistentVolumeClaim",
-    "Deployment",
-    "StatefulSet",
-    "CronJob",
-    "PodDisruptionBudget",
-];
-
-/// Kinds kustomize's legacy sort puts last, in this order: webhooks would intercept the
-/// objects applied before them.
-const ORDER_LAST: &[&str] = &[
-    "MutatingWebhookConfiguration",
-    "ValidatingWebhookConfiguration",
-];
-
 fn kind(object: &Object) -> &str {
     object
         .get("kind")
@@ -94,18 +61,6 @@ pub fn is_definition(object: &Object) -> bool {
     }
 }
 
-/// The position of a kind in kustomize's legacy order: known first kinds by their index, then
-/// unknown kinds, then the known last kinds.
-fn kind_rank(kind: &str) -> usize {
-    if let Some(i) = ORDER_FIRST.iter().position(|k| *k == kind) {
-        i
-    } else if let Some(i) = ORDER_LAST.iter().position(|k| *k == kind) {
-        ORDER_FIRST.len() + 1 + i
-    } else {
-        ORDER_FIRST.len()
-    }
-}
-
 fn metadata<'a>(object: &'a Object, key: &str) -> &'a str {
     object
         .get("metadata")
@@ -122,7 +77,7 @@ pub fn stage(objects: Vec<Object>) -> Stages {
         objects.into_iter().partition(is_definition);
     let key = |o: &Object| {
         (
-            kind_rank(kind(o)),
+            weir_object::order::legacy_kind_rank(kind(o)),
             group(o).to_owned(),
             kind(o).to_owned(),
             metadata(o, "namespace").to_owned(),

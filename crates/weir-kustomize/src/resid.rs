@@ -79,38 +79,6 @@ const CLUSTER_SCOPED: &[(&str, &[&str])] = &[
     ("resource.k8s.io", &["DeviceClass", "ResourceSlice"]),
 ];
 
-/// Kinds printed first, in this order, by kustomize's legacy sort.
-pub(crate) const ORDER_FIRST: &[&str] = &[
-    "Namespace",
-    "ResourceQuota",
-    "StorageClass",
-    "CustomResourceDefinition",
-    "ServiceAccount",
-    "PodSecurityPolicy",
-    "Role",
-    "ClusterRole",
-    "RoleBinding",
-    "ClusterRoleBinding",
-    "ConfigMap",
-    "Secret",
-    "Endpoints",
-    "Service",
-    "LimitRange",
-    "PriorityClass",
-    "PersistentVolume",
-    "PersistentVolumeClaim",
-    "Deployment",
-    "StatefulSet",
-    "CronJob",
-    "PodDisruptionBudget",
-];
-
-/// Kinds printed last by the legacy sort.
-pub(crate) const ORDER_LAST: &[&str] = &[
-    "MutatingWebhookConfiguration",
-    "ValidatingWebhookConfiguration",
-];
-
 impl Gvk {
     /// Builds a GVK.
     pub fn new(group: &str, version: &str, kind: &str) -> Self {
@@ -151,13 +119,7 @@ impl Gvk {
     }
 
     fn order_rank(&self) -> i64 {
-        if let Some(i) = ORDER_FIRST.iter().position(|k| *k == self.kind) {
-            return i as i64 - ORDER_FIRST.len() as i64;
-        }
-        if let Some(i) = ORDER_LAST.iter().position(|k| *k == self.kind) {
-            return 1 + i as i64;
-        }
-        0
+        weir_object::order::legacy_kind_rank(&self.kind)
     }
 
     /// `group_version_kind` with `~G`/`~V`/`~K` for empty parts: kustomize's sort key.

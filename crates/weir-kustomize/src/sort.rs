@@ -5,7 +5,7 @@ use crate::resid::{Gvk, ResId};
 use crate::resource::ResMap;
 use crate::types::SortOptions;
 
-use crate::resid::{ORDER_FIRST as DEFAULT_FIRST, ORDER_LAST as DEFAULT_LAST};
+use weir_object::order::{LEGACY_FIRST as DEFAULT_FIRST, LEGACY_LAST as DEFAULT_LAST};
 
 fn gvk_key(g: &Gvk) -> String {
     g.stable_sort_key()
@@ -29,15 +29,7 @@ fn id_key(id: &ResId) -> String {
 
 /// Sorts in kustomize's legacy order with the given first and last kinds.
 pub(crate) fn legacy(resources: &mut ResMap, first: &[String], last: &[String]) {
-    let rank = |kind: &str| -> i64 {
-        if let Some(i) = first.iter().position(|k| k == kind) {
-            return i as i64 - first.len() as i64;
-        }
-        if let Some(i) = last.iter().position(|k| k == kind) {
-            return 1 + i as i64;
-        }
-        0
-    };
+    let rank = |kind: &str| weir_object::order::kind_rank(kind, first, last);
     // Ids are computed once per resource, not per comparison.
     let mut keyed: Vec<(i64, ResId, crate::resource::Resource)> =
         std::mem::take(&mut resources.list)

@@ -12,6 +12,7 @@
 
 mod decode;
 mod id;
+pub mod order;
 pub mod yaml;
 
 pub use decode::{Error, Object, Source, decode_documents};
