@@ -544,16 +544,8 @@ impl Manager {
     pub async fn any_exists(&self, set: &ChangeSet) -> Result<bool, Error> {
         for entry in set.entries.iter().filter(|e| e.action == Action::Deleted) {
             let id = &entry.id;
-            let gvk =
-                GroupVersionKind::gvk(&id.group_kind.group, &entry.version, &id.group_kind.kind);
-            let Ok((resource, capabilities)) = self.resolve(&gvk).await else {
+            let Ok(api) = self.api_for(id, &entry.version).await else {
                 continue;
-            };
-            let api: Api<DynamicObject> = match capabilities.scope {
-                Scope::Namespaced => {
-                    Api::namespaced_with(self.client.clone(), &id.namespace, &resource)
-                }
-                Scope::Cluster => Api::all_with(self.client.clone(), &resource),
             };
             let live = api
                 .get_opt(&id.name)
@@ -572,14 +564,10 @@ impl Manager {
     /// The kstatus health of the live object behind `entry`, or why it cannot be read.
     async fn health(&self, entry: &ChangeSetEntry) -> Result<weir_kstatus::Health, String> {
         let id = &entry.id;
-        let gvk = GroupVersionKind::gvk(&id.group_kind.group, &entry.version, &id.group_kind.kind);
-        let (resource, capabilities) = self.resolve(&gvk).await.map_err(|e| e.to_string())?;
-        let api: Api<DynamicObject> = match capabilities.scope {
-            Scope::Namespaced => {
-                Api::namespaced_with(self.client.clone(), &id.namespace, &resource)
-            }
-            Scope::Cluster => Api::all_with(self.client.clone(), &resource),
-        };
+        let api = self
+            .api_for(id, &entry.version)
+            .await
+            .map_err(|e| e.to_string())?;
         let live = api
             .get_opt(&id.name)
             .await
@@ -587,11 +575,10 @@ impl Manager {
             .ok_or_else(|| "NotFound".to_owned())?;
         let mut value = serde_json::to_value(&live).map_err(|e| e.to_string())?;
         if let Some(map) = value.as_object_mut() {
-            map.insert(
-                "apiVersion".into(),
-                Value::String(resource.api_version.clone()),
-            );
-            map.insert("kind".into(), Value::String(resource.kind.clone()));
+            let gvk =
+                GroupVersionKind::gvk(&id.group_kind.group, &entry.version, &id.group_kind.kind);
+            map.insert("apiVersion".into(), Value::String(gvk.api_version()));
+            map.insert("kind".into(), Value::String(gvk.kind));
         }
         weir_kstatus::compute(&value).map_err(|e| e.to_string())
     }
@@ -611,22 +598,15 @@ impl Manager {
                 .find(|e| e.id == id)
                 .map(|e| e.version.clone())
                 .unwrap_or_default();
-            let gvk = GroupVersionKind::gvk(&id.group_kind.group, &version, &id.group_kind.kind);
             let skipped = |reason: &str| ChangeSetEntry {
                 id: id.clone(),
                 version: version.clone(),
                 action: Action::Skipped,
                 reason: Some(reason.to_owned()),
             };
-            let Ok((resource, capabilities)) = self.resolve(&gvk).await else {
+            let Ok(api) = self.api_for(&id, &version).await else {
                 changes.entries.push(skipped("kind no longer served"));
                 continue;
-            };
-            let api: Api<DynamicObject> = match capabilities.scope {
-                Scope::Namespaced => {
-                    Api::namespaced_with(self.client.clone(), &id.namespace, &resource)
-                }
-                Scope::Cluster => Api::all_with(self.client.clone(), &resource),
             };
             let live = api
                 .get_opt(&id.name)
@@ -666,6 +646,23 @@ impl Manager {
             });
         }
         Ok(changes)
+    }
+
+    /// The API for the recorded object `id` at `version`, namespaced or cluster-wide as its
+    /// kind is served.
+    async fn api_for(
+        &self,
+        id: &ObjectId,
+        version: &str,
+    ) -> Result<Api<DynamicObject>, kube::Error> {
+        let gvk = GroupVersionKind::gvk(&id.group_kind.group, version, &id.group_kind.kind);
+        let (resource, capabilities) = self.resolve(&gvk).await?;
+        Ok(match capabilities.scope {
+            Scope::Namespaced => {
+                Api::namespaced_with(self.client.clone(), &id.namespace, &resource)
+            }
+            Scope::Cluster => Api::all_with(self.client.clone(), &resource),
+        })
     }
 
     /// The API resource serving `gvk`, from the cache or discovery. Failures are not cached:
