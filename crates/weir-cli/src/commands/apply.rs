@@ -134,17 +134,37 @@ fn load_objects(
     Ok(objects)
 }
 
-pub(crate) async fn apply(global: &GlobalArgs, args: &ApplyArgs) -> Result<(), Hinted> {
+/// Connects, loads the objects of `-f`/`-k` (defaulting their namespace to `-n` or the
+/// context's) and makes the apply manager: what `apply` and `diff` both start with.
+async fn prepare(
+    global: &GlobalArgs,
+    files: &[std::path::PathBuf],
+    kustomize: Option<&Path>,
+    field_manager: &str,
+    dry_run: bool,
+) -> Result<(kubeconfig::Connection, Manager, Vec<Object>), Hinted> {
     let conn = kubeconfig::connect(global, Duration::from_secs(30)).await?;
     let namespace = global
         .namespace
         .clone()
         .unwrap_or_else(|| conn.client.default_namespace().to_owned());
-    let objects = load_objects(&args.files, args.kustomize.as_deref(), &namespace)?;
+    let objects = load_objects(files, kustomize, &namespace)?;
     let mut options = Options::default();
-    options.field_manager = args.field_manager.clone();
-    options.dry_run = args.dry_run;
+    options.field_manager = field_manager.to_owned();
+    options.dry_run = dry_run;
     let manager = Manager::new(conn.client.clone(), options);
+    Ok((conn, manager, objects))
+}
+
+pub(crate) async fn apply(global: &GlobalArgs, args: &ApplyArgs) -> Result<(), Hinted> {
+    let (conn, manager, objects) = prepare(
+        global,
+        &args.files,
+        args.kustomize.as_deref(),
+        &args.field_manager,
+        args.dry_run,
+    )
+    .await?;
     // Read the previous inventory and make sure the new one can be written before anything is
     // applied, so a missing namespace or permission does not leave objects unrecorded.
     let previous = match &args.inventory {
@@ -217,16 +237,14 @@ pub(crate) async fn delete(global: &GlobalArgs, args: &DeleteArgs) -> Result<(),
 }
 
 pub(crate) async fn diff(global: &GlobalArgs, args: &DiffArgs) -> Result<(), Hinted> {
-    let conn = kubeconfig::connect(global, Duration::from_secs(30)).await?;
-    let namespace = global
-        .namespace
-        .clone()
-        .unwrap_or_else(|| conn.client.default_namespace().to_owned());
-    let objects = load_objects(&args.files, args.kustomize.as_deref(), &namespace)?;
-    let mut options = Options::default();
-    options.field_manager = args.field_manager.clone();
-    options.dry_run = true;
-    let manager = Manager::new(conn.client.clone(), options);
+    let (_conn, manager, objects) = prepare(
+        global,
+        &args.files,
+        args.kustomize.as_deref(),
+        &args.field_manager,
+        true,
+    )
+    .await?;
     let differences = manager.diff(objects).await?;
     let mut out = std::io::stdout().lock();
     let mut changed = false;
