@@ -124,18 +124,11 @@ impl Gvk {
 
     /// `group_version_kind` with `~G`/`~V`/`~K` for empty parts: kustomize's sort key.
     pub(crate) fn stable_sort_key(&self) -> String {
-        let or = |s: &str, d: &str| {
-            if s.is_empty() {
-                d.to_owned()
-            } else {
-                s.to_owned()
-            }
-        };
         format!(
             "{}_{}_{}",
-            or(&self.group, "~G"),
-            or(&self.version, "~V"),
-            or(&self.kind, "~K")
+            or_placeholder(&self.group, "~G"),
+            or_placeholder(&self.version, "~V"),
+            or_placeholder(&self.kind, "~K")
         )
     }
 
@@ -145,6 +138,12 @@ impl Gvk {
             .cmp(&other.order_rank())
             .then_with(|| self.stable_sort_key().cmp(&other.stable_sort_key()))
     }
+}
+
+/// `value`, or `placeholder` (kustomize's `~G`, `~X`, ...) when it is empty: sort keys never
+/// hold empty parts.
+pub(crate) fn or_placeholder<'a>(value: &'a str, placeholder: &'a str) -> &'a str {
+    if value.is_empty() { placeholder } else { value }
 }
 
 /// Splits an apiVersion into group and version.
@@ -158,19 +157,12 @@ pub fn split_api_version(api_version: &str) -> (&str, &str) {
 impl fmt::Display for Gvk {
     /// `Kind.version.group` with placeholders for empty parts, as kustomize prints ids.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let or = |s: &str, d: &'static str| {
-            if s.is_empty() {
-                d.to_owned()
-            } else {
-                s.to_owned()
-            }
-        };
         write!(
             f,
             "{}.{}.{}",
-            or(&self.kind, "[noKind]"),
-            or(&self.version, "[noVer]"),
-            or(&self.group, "[noGrp]")
+            or_placeholder(&self.kind, "[noKind]"),
+            or_placeholder(&self.version, "[noVer]"),
+            or_placeholder(&self.group, "[noGrp]")
         )
     }
 }

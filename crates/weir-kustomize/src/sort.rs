@@ -1,7 +1,7 @@
 //! Output order: kustomize's legacy order (by kind, then id), or input order ("fifo").
 
 use crate::Error;
-use crate::resid::{Gvk, ResId};
+use crate::resid::{Gvk, ResId, or_placeholder};
 use crate::resource::ResMap;
 use crate::types::SortOptions;
 
@@ -12,18 +12,11 @@ fn gvk_key(g: &Gvk) -> String {
 }
 
 fn id_key(id: &ResId) -> String {
-    let or = |s: &str, d: &str| {
-        if s.is_empty() {
-            d.to_owned()
-        } else {
-            s.to_owned()
-        }
-    };
     format!(
         "{}|{}|{}",
         gvk_key(&id.gvk),
-        or(&id.namespace, "~X"),
-        or(&id.name, "~N")
+        or_placeholder(&id.namespace, "~X"),
+        or_placeholder(&id.name, "~N")
     )
 }
 
