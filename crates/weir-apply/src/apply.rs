@@ -14,6 +14,7 @@ use weir_object::{GroupKind, ObjectId};
 
 use crate::changeset::{Action, ChangeSet, ChangeSetEntry};
 use crate::inventory::Inventory;
+use crate::takeover::{self, ForeignManager};
 
 /// Flux's per-object opt-out of pruning.
 pub const PRUNE_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/prune";
@@ -23,6 +24,26 @@ pub const RECONCILE_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/reconcile";
 
 /// Flux's per-object apply policy: `Override` (default), `Merge`, `IfNotPresent`, `Ignore`.
 pub const SSA_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/ssa";
+
+/// Flux's per-object opt-in to recreating an object whose immutable fields changed
+/// (`enabled`), read on the desired and on the live object.
+pub const FORCE_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/force";
+
+/// The value of annotation `key` on the desired object, else on the live one.
+fn annotation<'a>(p: &'a Planned, key: &str) -> Option<&'a str> {
+    p.object
+        .get("metadata")
+        .and_then(|m| m.get("annotations"))
+        .and_then(|a| a.get(key))
+        .and_then(Value::as_str)
+        .or_else(|| {
+            p.live
+                .as_ref()
+                .and_then(|l| l.metadata.annotations.as_ref())
+                .and_then(|a| a.get(key))
+                .map(String::as_str)
+        })
+}
 
 /// Why a planned object is not applied, per Flux's annotations: reconciliation disabled on
 /// the live object, `ssa: Ignore`, or `ssa: IfNotPresent` on an object that exists.
@@ -63,7 +84,17 @@ pub struct Options {
     pub field_manager: String,
     /// Take over fields other field managers own instead of failing with a conflict, as Flux
     /// always does. Default `true`.
+    pub force_conflicts: bool,
+    /// Delete and recreate objects whose immutable fields changed (Flux's `spec.force`).
+    /// Without it, only objects annotated `kustomize.toolkit.fluxcd.io/force: enabled` are
+    /// recreated, and the others fail the dry run naming the field. Default `false`.
     pub force: bool,
+    /// How long to wait for an object deleted to be recreated to be gone. Default 60 s.
+    pub recreate_timeout: Duration,
+    /// Field managers whose fields are handed to [`Options::field_manager`] before an apply,
+    /// so what they set is reverted (see [`ForeignManager::kubectl`], the default). Objects
+    /// annotated `kustomize.toolkit.fluxcd.io/ssa: Merge` keep them.
+    pub take_over: Vec<ForeignManager>,
     /// How long to wait for applied CustomResourceDefinitions to be established and served
     /// before the stage that may contain their custom resources. Default 30 s.
     pub establish_timeout: Duration,
@@ -75,7 +106,10 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             field_manager: "weir".to_owned(),
-            force: true,
+            force_conflicts: true,
+            force: false,
+            recreate_timeout: Duration::from_secs(60),
+            take_over: ForeignManager::kubectl(),
             establish_timeout: Duration::from_secs(30),
             dry_run: false,
         }
@@ -171,6 +205,17 @@ pub enum Error {
         #[source]
         source: Box<kube::Error>,
     },
+    /// An object being recreated (immutable fields changed) was not gone in time after its
+    /// deletion; a finalizer may hold it.
+    #[error(
+        "{id} was deleted to be recreated but still exists after {seconds}s; check its finalizers"
+    )]
+    Recreate {
+        /// The object.
+        id: ObjectId,
+        /// The timeout.
+        seconds: u64,
+    },
     /// Objects did not become ready in time, or one failed.
     #[error("{}", wait_lines(.failed, .pending, *.seconds))]
     NotReady {
@@ -193,6 +238,60 @@ pub enum Error {
     },
 }
 
+/// What a [`Manager`] is doing, reported to the function given to [`Manager::with_progress`]
+/// so a command line can show progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Progress<'a> {
+    /// The server-side dry run of stage `stage` (1-based) of `stages` has checked `done` of
+    /// its `total` objects.
+    Validating {
+        /// The stage, from 1.
+        stage: usize,
+        /// How many stages there are.
+        stages: usize,
+        /// Objects checked so far.
+        done: usize,
+        /// Objects in the stage.
+        total: usize,
+    },
+    /// `done` of the `total` objects of stage `stage` of `stages` have been applied (or found
+    /// unchanged).
+    Applying {
+        /// The stage, from 1.
+        stage: usize,
+        /// How many stages there are.
+        stages: usize,
+        /// Objects handled so far.
+        done: usize,
+        /// Objects in the stage.
+        total: usize,
+    },
+    /// Waiting for a CustomResourceDefinition to be established.
+    Establishing {
+        /// The CustomResourceDefinition.
+        id: &'a ObjectId,
+    },
+    /// `done` of `total` objects to prune have been handled.
+    Pruning {
+        /// Objects handled so far.
+        done: usize,
+        /// Objects to prune.
+        total: usize,
+    },
+    /// `ready` of `total` objects are ready; `waiting` is one that is not, with its status.
+    Waiting {
+        /// Objects ready.
+        ready: usize,
+        /// Objects waited for.
+        total: usize,
+        /// The first object not ready, and why.
+        waiting: Option<(&'a ObjectId, &'a str)>,
+    },
+}
+
+type ProgressFn = Box<dyn Fn(Progress<'_>) + Send + Sync>;
+
 /// Applies objects to one cluster with server-side apply.
 ///
 /// It remembers which API resource serves each kind, so reuse one manager across applies.
@@ -200,6 +299,7 @@ pub struct Manager {
     client: kube::Client,
     options: Options,
     resources: Mutex<HashMap<GroupVersionKind, (ApiResource, ApiCapabilities)>>,
+    progress: Option<ProgressFn>,
 }
 
 impl fmt::Debug for Manager {
@@ -268,6 +368,8 @@ struct Planned {
     object: Value,
     live: Option<DynamicObject>,
     dry_run: DynamicObject,
+    /// Immutable fields changed and force is on: delete, then create.
+    recreate: bool,
 }
 
 impl Manager {
@@ -277,6 +379,20 @@ impl Manager {
             client,
             options,
             resources: Mutex::new(HashMap::new()),
+            progress: None,
+        }
+    }
+
+    /// Reports what the manager is doing to `report` as it goes (see [`Progress`]).
+    #[must_use]
+    pub fn with_progress(mut self, report: impl Fn(Progress<'_>) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Box::new(report));
+        self
+    }
+
+    fn report(&self, progress: Progress<'_>) {
+        if let Some(report) = &self.progress {
+            report(progress);
         }
     }
 
@@ -297,9 +413,10 @@ impl Manager {
             Identity::of(index, object)?;
         }
         let stages = stage::stage(objects);
+        let count = stages.in_order().count();
         let mut set = ChangeSet::default();
-        for objects in stages.in_order() {
-            let applied = self.apply_stage(objects).await?;
+        for (index, objects) in stages.in_order().enumerate() {
+            let applied = self.apply_stage(objects, (index + 1, count)).await?;
             if !self.options.dry_run {
                 self.wait_established(&applied).await?;
             }
@@ -353,10 +470,21 @@ impl Manager {
 
     /// Applies one stage: a server-side dry run of every object, then, if none was refused,
     /// a server-side apply of every object that the dry run shows would change.
-    async fn apply_stage(&self, objects: &[Object]) -> Result<ChangeSet, Error> {
-        let mut planned = Vec::with_capacity(objects.len());
+    async fn apply_stage(
+        &self,
+        objects: &[Object],
+        (stage, stages): (usize, usize),
+    ) -> Result<ChangeSet, Error> {
+        let total = objects.len();
+        let mut planned = Vec::with_capacity(total);
         let mut rejections = Vec::new();
         for (index, object) in objects.iter().enumerate() {
+            self.report(Progress::Validating {
+                stage,
+                stages,
+                done: index,
+                total,
+            });
             let identity = Identity::of(index, object)?;
             match self.dry_run(identity, object).await {
                 Ok(p) => planned.push(p),
@@ -369,7 +497,13 @@ impl Manager {
 
         let params = self.params();
         let mut changes = ChangeSet::default();
-        for p in planned {
+        for (done, p) in planned.into_iter().enumerate() {
+            self.report(Progress::Applying {
+                stage,
+                stages,
+                done,
+                total,
+            });
             if let Some(reason) = skip_reason(&p) {
                 debug!(object = %p.id, reason, "skipped");
                 changes.entries.push(ChangeSetEntry {
@@ -380,23 +514,40 @@ impl Manager {
                 });
                 continue;
             }
-            let action = match &p.live {
-                Some(live) if same(live, &p.dry_run) => Action::Unchanged,
-                Some(_) if self.options.dry_run => Action::Configured,
-                None if self.options.dry_run => Action::Created,
-                live => {
-                    let result = p
-                        .api
-                        .patch(&p.id.name, &params, &Patch::Apply(&p.object))
-                        .await;
-                    result.map_err(|source| Error::Apply {
-                        id: p.id.clone(),
-                        source: Box::new(source),
-                    })?;
-                    if live.is_some() {
-                        Action::Configured
-                    } else {
-                        Action::Created
+            let mut reason = None;
+            let action = if p.recreate {
+                reason = Some("immutable fields changed".to_owned());
+                if !self.options.dry_run {
+                    self.recreate(&p, &params).await?;
+                }
+                Action::Recreated
+            } else if self.options.dry_run {
+                match &p.live {
+                    Some(live) if same(live, &p.dry_run) => Action::Unchanged,
+                    Some(_) => Action::Configured,
+                    None => Action::Created,
+                }
+            } else {
+                let took_over = self.take_over(&p).await?;
+                if took_over {
+                    reason = Some("took over fields set with kubectl".to_owned());
+                }
+                match &p.live {
+                    Some(live) if !took_over && same(live, &p.dry_run) => Action::Unchanged,
+                    live => {
+                        let created = live.is_none();
+                        p.api
+                            .patch(&p.id.name, &params, &Patch::Apply(&p.object))
+                            .await
+                            .map_err(|source| Error::Apply {
+                                id: p.id.clone(),
+                                source: Box::new(source),
+                            })?;
+                        if created {
+                            Action::Created
+                        } else {
+                            Action::Configured
+                        }
                     }
                 }
             };
@@ -405,15 +556,82 @@ impl Manager {
                 id: p.id,
                 version: p.version,
                 action,
-                reason: None,
+                reason,
             });
         }
         Ok(changes)
     }
 
+    /// Hands the fields `kubectl` set on the live object to this manager (see
+    /// [`takeover`]), unless the object's policy is `ssa: Merge`. Returns whether it did.
+    async fn take_over(&self, p: &Planned) -> Result<bool, Error> {
+        let Some(live) = &p.live else {
+            return Ok(false);
+        };
+        if annotation(p, SSA_ANNOTATION).is_some_and(|v| v.eq_ignore_ascii_case("merge")) {
+            return Ok(false);
+        }
+        let live = serde_json::to_value(live).unwrap_or_default();
+        let Some(patch) =
+            takeover::patch(&live, &self.options.field_manager, &self.options.take_over)
+        else {
+            return Ok(false);
+        };
+        p.api
+            .patch(&p.id.name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map_err(|source| Error::Apply {
+                id: p.id.clone(),
+                source: Box::new(source),
+            })?;
+        debug!(object = %p.id, "took over kubectl's fields");
+        Ok(true)
+    }
+
+    /// Deletes the live object (only the one the dry run saw, by UID), waits until it is gone
+    /// and applies the desired one.
+    async fn recreate(&self, p: &Planned, params: &PatchParams) -> Result<(), Error> {
+        let uid = p.live.as_ref().and_then(|l| l.metadata.uid.clone());
+        let delete = DeleteParams {
+            preconditions: uid.clone().map(|uid| kube::api::Preconditions {
+                uid: Some(uid),
+                resource_version: None,
+            }),
+            ..DeleteParams::background()
+        };
+        let failed = |source| Error::Apply {
+            id: p.id.clone(),
+            source: Box::new(source),
+        };
+        match p.api.delete(&p.id.name, &delete).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(status)) if status.code == 404 => {}
+            Err(err) => return Err(failed(err)),
+        }
+        let deadline = Instant::now() + self.options.recreate_timeout;
+        loop {
+            let current = p.api.get_opt(&p.id.name).await.map_err(failed)?;
+            if current.is_none_or(|c| c.metadata.uid != uid) {
+                break;
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::Recreate {
+                    id: p.id.clone(),
+                    seconds: self.options.recreate_timeout.as_secs(),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        p.api
+            .patch(&p.id.name, params, &Patch::Apply(&p.object))
+            .await
+            .map_err(failed)?;
+        Ok(())
+    }
+
     fn params(&self) -> PatchParams {
         let params = PatchParams::apply(&self.options.field_manager);
-        if self.options.force {
+        if self.options.force_conflicts {
             params.force()
         } else {
             params
@@ -470,18 +688,70 @@ impl Manager {
             .await
             .map_err(|err| reject(&id, message(err)))?;
         let object = Value::Object(object);
-        let dry_run = api
-            .patch(&id.name, &self.params().dry_run(), &Patch::Apply(&object))
-            .await
-            .map_err(|err| reject(&id, message(err)))?;
-        Ok(Planned {
+        let mut planned = Planned {
             id,
             version,
             api,
             object,
             live,
-            dry_run,
-        })
+            dry_run: DynamicObject::new("", &resource),
+            recreate: false,
+        };
+        let result = planned
+            .api
+            .patch(
+                &planned.id.name,
+                &self.params().dry_run(),
+                &Patch::Apply(&planned.object),
+            )
+            .await;
+        match result {
+            Ok(dry_run) => planned.dry_run = dry_run,
+            Err(err) if planned.live.is_some() && is_immutable(&err) => {
+                let forced = self.options.force
+                    || annotation(&planned, FORCE_ANNOTATION)
+                        .is_some_and(|v| v.eq_ignore_ascii_case("enabled"));
+                if !forced {
+                    let (_, message) = message(err);
+                    return Err(reject(
+                        &planned.id,
+                        (
+                            Some("Immutable".to_owned()),
+                            format!(
+                                "{message}; to delete and recreate the object, apply with force \
+                                 (--force, spec.force) or annotate it with \
+                                 {FORCE_ANNOTATION}: enabled"
+                            ),
+                        ),
+                    ));
+                }
+                planned.dry_run = self
+                    .dry_run_create(&planned)
+                    .await
+                    .map_err(|err| reject(&planned.id, message(err)))?;
+                planned.recreate = true;
+            }
+            Err(err) => return Err(reject(&planned.id, message(err))),
+        }
+        Ok(planned)
+    }
+
+    /// Validates `p`'s desired object as a new object, for an object that is to be recreated:
+    /// a dry-run create under a generated name (the real name is taken by the live object),
+    /// returned with the real name back.
+    async fn dry_run_create(&self, p: &Planned) -> Result<DynamicObject, kube::Error> {
+        let mut object: DynamicObject =
+            serde_json::from_value(p.object.clone()).map_err(kube::Error::SerdeError)?;
+        object.metadata.name = None;
+        object.metadata.generate_name = Some(format!("{}-", p.id.name));
+        let params = kube::api::PostParams {
+            dry_run: true,
+            field_manager: Some(self.options.field_manager.clone()),
+        };
+        let mut created = p.api.create(&params, &object).await?;
+        created.metadata.name = Some(p.id.name.clone());
+        created.metadata.generate_name = None;
+        Ok(created)
     }
 
     /// Waits until every object of `set` that was not skipped or deleted is ready (kstatus
@@ -499,6 +769,7 @@ impl Manager {
             .iter()
             .filter(|e| !matches!(e.action, Action::Skipped | Action::Deleted))
             .collect();
+        let total = pending.len();
         loop {
             let mut still = Vec::new();
             let mut waiting = Vec::new();
@@ -518,6 +789,11 @@ impl Manager {
                 waiting.push((entry.id.clone(), message));
                 still.push(entry);
             }
+            self.report(Progress::Waiting {
+                ready: total - still.len(),
+                total,
+                waiting: waiting.first().map(|(id, why)| (id, why.as_str())),
+            });
             if !failed.is_empty() {
                 return Err(Error::NotReady {
                     failed,
@@ -591,7 +867,10 @@ impl Manager {
     /// skipped; objects already gone, or whose kind is no longer served, are skipped too.
     pub async fn prune(&self, old: &Inventory, new: &Inventory) -> Result<ChangeSet, Error> {
         let mut changes = ChangeSet::default();
-        for id in Inventory::diff(old, new) {
+        let doomed = Inventory::diff(old, new);
+        let total = doomed.len();
+        for (done, id) in doomed.into_iter().enumerate() {
+            self.report(Progress::Pruning { done, total });
             let version = old
                 .entries
                 .iter()
@@ -702,6 +981,7 @@ impl Manager {
             }
             let gvk =
                 GroupVersionKind::gvk(&id.group_kind.group, &entry.version, &id.group_kind.kind);
+            self.report(Progress::Establishing { id });
             loop {
                 let detail = match self.get(&gvk, &id.name).await {
                     Ok(Some(crd)) => match self.established(&crd).await {
@@ -789,6 +1069,32 @@ fn message(err: kube::Error) -> (Option<String>, String) {
         }
         other => (None, other.to_string()),
     }
+}
+
+/// Whether the API server refused a change because it touches an immutable field: a 422
+/// (Invalid) whose message says so, in the words the built-in validations and common
+/// admission webhooks use. Other validation errors are not: recreating would not help them.
+fn is_immutable(err: &kube::Error) -> bool {
+    let kube::Error::Api(status) = err else {
+        return false;
+    };
+    if status.code != 422 {
+        return false;
+    }
+    let texts = std::iter::once(status.message.as_str()).chain(
+        status
+            .details
+            .iter()
+            .flat_map(|d| d.causes.iter().map(|c| c.message.as_str())),
+    );
+    texts.into_iter().any(|text| {
+        let text = text.to_ascii_lowercase();
+        text.contains("field is immutable")
+            || text.contains("is immutable")
+            || text.contains("may not change once set")
+            || text.contains("cannot be changed")
+            || (text.contains("updates to") && text.contains("are forbidden"))
+    })
 }
 
 /// Whether a dry-run result equals the live object, ignoring what every write changes

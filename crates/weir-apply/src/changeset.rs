@@ -14,6 +14,9 @@ pub enum Action {
     Configured,
     /// The object existed and already matched; nothing was written.
     Unchanged,
+    /// The object was deleted and created again, because fields the API server does not let
+    /// change (a Job's template, a Service's clusterIP, selectors) changed and force was on.
+    Recreated,
     /// The object was deleted.
     Deleted,
     /// The object was left alone on purpose (see the entry's reason).
@@ -27,6 +30,7 @@ impl Action {
             Self::Created => "created",
             Self::Configured => "configured",
             Self::Unchanged => "unchanged",
+            Self::Recreated => "recreated",
             Self::Deleted => "deleted",
             Self::Skipped => "skipped",
         }

@@ -12,18 +12,22 @@
 //! - [`Inventory`] records what was applied in Flux's `status.inventory` format and
 //!   [`Inventory::diff`] says what to prune, in a safe deletion order.
 //!
-//! Non-goals (for now): deleting pruned objects and waiting for health; rendering objects
-//! (`weir-kustomize`, `weir-helm`); writing any Flux status (`weir-controller`).
+//! - [`Manager::prune`] deletes what left the inventory, [`Manager::wait`] waits for kstatus
+//!   health, and [`takeover`] hands fields set with `kubectl` to Weir so they are reverted.
+//!
+//! Non-goals: rendering objects (`weir-kustomize`, `weir-helm`); writing any Flux status
+//! (`weir-controller`).
 
 mod apply;
 mod changeset;
 mod inventory;
 pub mod stage;
 pub mod store;
+pub mod takeover;
 
 pub use apply::{
-    Difference, Error, Manager, Options, PRUNE_ANNOTATION, RECONCILE_ANNOTATION, Rejection,
-    SSA_ANNOTATION,
+    Difference, Error, FORCE_ANNOTATION, Manager, Options, PRUNE_ANNOTATION, Progress,
+    RECONCILE_ANNOTATION, Rejection, SSA_ANNOTATION,
 };
 pub use changeset::{Action, ChangeSet, ChangeSetEntry};
 pub use inventory::{Entry, Inventory};

@@ -104,6 +104,11 @@ pub struct ApplyArgs {
     /// Only dry-run on the server and show what would change.
     #[arg(long)]
     pub dry_run: bool,
+    /// Delete and recreate objects whose immutable fields changed (a Job's template, a
+    /// Service's clusterIP, selectors), like Flux's `spec.force`. Without it only objects
+    /// annotated `kustomize.toolkit.fluxcd.io/force: enabled` are recreated.
+    #[arg(long)]
+    pub force: bool,
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t = TableOrJson::Table)]
     pub output: TableOrJson,

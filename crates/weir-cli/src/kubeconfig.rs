@@ -191,6 +191,11 @@ pub(crate) async fn connect(
             DEFAULT_NAMESPACE.to_owned()
         }
     });
+    // Name the client in the API server's audit log and metrics, as kubectl does.
+    config.headers.push((
+        http::header::USER_AGENT,
+        http::HeaderValue::from_static(concat!("weir/", env!("CARGO_PKG_VERSION"))),
+    ));
     let client = kube::Client::try_from(config).map_err(|source| ConnectError::Request {
         server: server.clone(),
         source,

@@ -11,6 +11,7 @@ pub mod args;
 mod commands;
 pub mod env;
 mod kubeconfig;
+mod progress;
 
 use std::io::Write as _;
 use std::process::ExitCode;

@@ -172,6 +172,26 @@ fn start_once(dir: &Path, lifetime: Lifetime) -> Result<ControlPlane, Error> {
     }
 }
 
+/// With `WEIR_TESTENV_AUDIT` set, the API server writes an audit log of every request (JSON
+/// lines, metadata level) to `DIR/logs/audit.log`; the apply benchmark counts requests with
+/// it. Off by default: it costs disk writes the tests do not need.
+fn audit_flags(dir: &Path) -> Result<Vec<String>, Error> {
+    if std::env::var_os("WEIR_TESTENV_AUDIT").is_none() {
+        return Ok(Vec::new());
+    }
+    let policy = dir.join("audit-policy.yaml");
+    write_file(
+        &policy,
+        "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Metadata\n",
+    )?;
+    Ok(vec![
+        format!("--audit-policy-file={}", policy.display()),
+        format!("--audit-log-path={}", dir.join("logs/audit.log").display()),
+        "--audit-log-format=json".into(),
+        "--audit-log-mode=blocking".into(),
+    ])
+}
+
 /// Starts the three processes into `processes` and waits for them; returns the server URL and
 /// version.
 fn launch(
@@ -255,7 +275,10 @@ fn launch(
             "--allow-privileged=true".into(),
             "--disable-admission-plugins=ServiceAccount".into(),
             "--profiling=false".into(),
-        ],
+        ]
+        .into_iter()
+        .chain(audit_flags(dir)?)
+        .collect::<Vec<String>>(),
         &[],
         &dir.join("logs/kube-apiserver.log"),
         lifetime,

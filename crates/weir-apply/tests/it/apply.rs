@@ -318,7 +318,7 @@ async fn without_force_a_field_owned_by_another_manager_is_a_conflict() -> TestR
         )
         .await?;
     let mut options = Options::default();
-    options.force = false;
+    options.force_conflicts = false;
     let manager = Manager::new(env.client.clone(), options);
 
     let err = manager

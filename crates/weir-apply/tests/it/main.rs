@@ -3,3 +3,4 @@
 #![allow(clippy::panic, reason = "test helpers fail the test by panicking")]
 
 mod apply;
+mod replace;

@@ -8,9 +8,12 @@ use anyhow::{Context as _, anyhow};
 use serde_json::{Map, Value, json};
 use weir_apply::{ChangeSet, Inventory, Manager, Options, store};
 
+use std::sync::Arc;
+
 use crate::Hinted;
 use crate::args::{ApplyArgs, DeleteArgs, DiffArgs, GlobalArgs, TableOrJson};
 use crate::kubeconfig;
+use crate::progress;
 
 type Object = Map<String, Value>;
 
@@ -81,7 +84,10 @@ fn print(set: &ChangeSet, format: TableOrJson) -> std::io::Result<()> {
     match format {
         TableOrJson::Table => {
             for e in &set.entries {
-                writeln!(out, "{e}")?;
+                match &e.reason {
+                    Some(reason) => writeln!(out, "{e} ({reason})")?,
+                    None => writeln!(out, "{e}")?,
+                }
             }
         }
         TableOrJson::Json => {
@@ -140,8 +146,7 @@ async fn prepare(
     global: &GlobalArgs,
     files: &[std::path::PathBuf],
     kustomize: Option<&Path>,
-    field_manager: &str,
-    dry_run: bool,
+    options: Options,
 ) -> Result<(kubeconfig::Connection, Manager, Vec<Object>), Hinted> {
     let conn = kubeconfig::connect(global, Duration::from_secs(30)).await?;
     let namespace = global
@@ -149,22 +154,46 @@ async fn prepare(
         .clone()
         .unwrap_or_else(|| conn.client.default_namespace().to_owned());
     let objects = load_objects(files, kustomize, &namespace)?;
-    let mut options = Options::default();
-    options.field_manager = field_manager.to_owned();
-    options.dry_run = dry_run;
     let manager = Manager::new(conn.client.clone(), options);
     Ok((conn, manager, objects))
 }
 
 pub(crate) async fn apply(global: &GlobalArgs, args: &ApplyArgs) -> Result<(), Hinted> {
-    let (conn, manager, objects) = prepare(
-        global,
-        &args.files,
-        args.kustomize.as_deref(),
-        &args.field_manager,
-        args.dry_run,
-    )
-    .await?;
+    let mut options = Options::default();
+    options.field_manager.clone_from(&args.field_manager);
+    options.dry_run = args.dry_run;
+    options.force = args.force;
+    let (conn, manager, objects) =
+        prepare(global, &args.files, args.kustomize.as_deref(), options).await?;
+    let display = Arc::new(progress::Display::stderr());
+    let shown = Arc::clone(&display);
+    let manager = manager.with_progress(move |p| shown.show(p));
+    let result = apply_with(&conn, &manager, objects, args).await;
+    display.finish();
+    let set = result?;
+    print(&set, args.output)?;
+    if args.wait && !args.dry_run {
+        let result = manager
+            .wait(
+                &set,
+                Duration::from_secs(args.timeout),
+                Duration::from_secs(1),
+            )
+            .await;
+        display.finish();
+        result?;
+        eprintln!("all objects are ready");
+    }
+    Ok(())
+}
+
+/// The apply proper: inventory checks, staged apply, prune, inventory save.
+async fn apply_with(
+    conn: &kubeconfig::Connection,
+    manager: &Manager,
+    objects: Vec<Object>,
+    args: &ApplyArgs,
+) -> Result<ChangeSet, Hinted> {
     // Read the previous inventory and make sure the new one can be written before anything is
     // applied, so a missing namespace or permission does not leave objects unrecorded.
     let previous = match &args.inventory {
@@ -192,20 +221,12 @@ pub(crate) async fn apply(global: &GlobalArgs, args: &ApplyArgs) -> Result<(), H
         if args.prune {
             set.extend(manager.prune(&old, &new).await?);
         }
-        store::save(&conn.client, &ns, &name, &new, &args.field_manager).await?;
+        // An unchanged inventory is not written again: an unchanged apply writes nothing.
+        if new != old {
+            store::save(&conn.client, &ns, &name, &new, &args.field_manager).await?;
+        }
     }
-    print(&set, args.output)?;
-    if args.wait && !args.dry_run {
-        manager
-            .wait(
-                &set,
-                Duration::from_secs(args.timeout),
-                Duration::from_secs(1),
-            )
-            .await?;
-        eprintln!("all objects are ready");
-    }
-    Ok(())
+    Ok(set)
 }
 
 pub(crate) async fn delete(global: &GlobalArgs, args: &DeleteArgs) -> Result<(), Hinted> {
@@ -218,8 +239,13 @@ pub(crate) async fn delete(global: &GlobalArgs, args: &DeleteArgs) -> Result<(),
             hint: Some("check the --inventory given to `weir apply`".into()),
         });
     }
-    let manager = Manager::new(conn.client.clone(), Options::default());
-    let set = manager.prune(&old, &Inventory::default()).await?;
+    let display = Arc::new(progress::Display::stderr());
+    let shown = Arc::clone(&display);
+    let manager =
+        Manager::new(conn.client.clone(), Options::default()).with_progress(move |p| shown.show(p));
+    let result = manager.prune(&old, &Inventory::default()).await;
+    display.finish();
+    let set = result?;
     print(&set, TableOrJson::Table)?;
     if args.wait {
         let deadline = std::time::Instant::now() + Duration::from_secs(args.timeout);
@@ -237,14 +263,11 @@ pub(crate) async fn delete(global: &GlobalArgs, args: &DeleteArgs) -> Result<(),
 }
 
 pub(crate) async fn diff(global: &GlobalArgs, args: &DiffArgs) -> Result<(), Hinted> {
-    let (_conn, manager, objects) = prepare(
-        global,
-        &args.files,
-        args.kustomize.as_deref(),
-        &args.field_manager,
-        true,
-    )
-    .await?;
+    let mut options = Options::default();
+    options.field_manager.clone_from(&args.field_manager);
+    options.dry_run = true;
+    let (_conn, manager, objects) =
+        prepare(global, &args.files, args.kustomize.as_deref(), options).await?;
     let differences = manager.diff(objects).await?;
     let mut out = std::io::stdout().lock();
     let mut changed = false;

@@ -54,6 +54,11 @@ async fn apply_prune_and_delete_by_inventory() -> TestResult {
         out,
         format!("ConfigMap/{ns}/a created\nConfigMap/{ns}/b created\n")
     );
+    // Not a terminal: one plain progress line per phase.
+    assert_eq!(
+        err,
+        "stage 1/1: validating 2 objects (server-side dry run)\nstage 1/1: applying 2 objects\n"
+    );
 
     let (ok, out, err) = weir(&kubeconfig, &args)?;
     assert!(ok, "{err}");
@@ -217,5 +222,44 @@ async fn diff_shows_changes_masks_secrets_and_exits_one() -> TestResult {
         !out.contains("s3cr3t") && !out.contains("hunter2"),
         "a secret leaked: {out}"
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn immutable_changes_need_force() -> TestResult {
+    let env = TestEnv::new("cli-apply-force").await?;
+    let ns = env.namespace();
+    let kubeconfig = env.control_plane.kubeconfig_path();
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("svc.yaml");
+    let service = |ip: &str| {
+        format!(
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: db\nspec:\n  clusterIP: {ip}\n  ports: [{{port: 5432}}]\n"
+        )
+    };
+    let path = file.display().to_string();
+    std::fs::write(&file, service("10.0.0.160"))?;
+    let (ok, _, err) = weir(&kubeconfig, &["apply", "-n", ns, "-f", &path])?;
+    assert!(ok, "{err}");
+
+    std::fs::write(&file, service("10.0.0.161"))?;
+    let (ok, _, err) = weir(&kubeconfig, &["apply", "-n", ns, "-f", &path])?;
+    assert!(!ok);
+    assert!(
+        err.contains(&format!("Service/{ns}/db dry-run failed (Immutable)")),
+        "{err}"
+    );
+    assert!(err.contains("--force"), "{err}");
+
+    let (ok, out, err) = weir(&kubeconfig, &["apply", "-n", ns, "-f", &path, "--force"])?;
+    assert!(ok, "{err}");
+    assert_eq!(
+        out,
+        format!("Service/{ns}/db recreated (immutable fields changed)\n")
+    );
+    let api: kube::Api<k8s_openapi::api::core::v1::Service> =
+        kube::Api::namespaced(env.client.clone(), ns);
+    let ip = api.get("db").await?.spec.and_then(|s| s.cluster_ip);
+    assert_eq!(ip.as_deref(), Some("10.0.0.161"));
     Ok(())
 }
