@@ -48,9 +48,20 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Delete everything an inventory recorded.
     Delete(DeleteArgs),
+    /// Install Weir's CustomResourceDefinitions (Flux-compatible GitRepository, Kustomization,
+    /// Receiver) on the cluster, or print them with --export.
+    Install(InstallArgs),
     /// Show what `weir apply` would change (server-side dry run); exit status 1 when something
     /// would change. Secret values are masked.
     Diff(DiffArgs),
+}
+
+/// `weir install`.
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// Print the manifests as YAML instead of applying them.
+    #[arg(long)]
+    pub export: bool,
 }
 
 /// `weir diff`.
