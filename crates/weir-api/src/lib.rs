@@ -4,7 +4,9 @@
 //! validation, and the well-known names (annotations, labels, finalizer, condition reasons).
 
 pub mod crds;
+pub mod duration;
 pub mod schema;
+pub mod status;
 
 /// Annotation whose change asks for an immediate reconcile (`flux reconcile` sets it).
 pub const RECONCILE_REQUESTED_AT: &str = "reconcile.fluxcd.io/requestedAt";

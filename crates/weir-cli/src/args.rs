@@ -48,12 +48,55 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Delete everything an inventory recorded.
     Delete(DeleteArgs),
+    /// Run the in-cluster controller: reconcile GitRepositories and Kustomizations.
+    Controller(ControllerArgs),
     /// Install Weir's CustomResourceDefinitions (Flux-compatible GitRepository, Kustomization,
     /// Receiver) on the cluster, or print them with --export.
     Install(InstallArgs),
     /// Show what `weir apply` would change (server-side dry run); exit status 1 when something
     /// would change. Secret values are masked.
     Diff(DiffArgs),
+}
+
+/// `weir controller`, with Flux's flag names where they exist.
+#[derive(Debug, Args)]
+pub struct ControllerArgs {
+    /// Directory for artifacts and Git caches.
+    #[arg(long, default_value = "/data", value_name = "DIR")]
+    pub storage_path: PathBuf,
+    /// Address the artifact server listens on.
+    #[arg(long, default_value = "0.0.0.0:9090", value_name = "ADDR")]
+    pub storage_addr: std::net::SocketAddr,
+    /// Address written into artifact URLs [default: weir-controller.<namespace>.svc.cluster.local.:80].
+    #[arg(long, value_name = "HOST:PORT")]
+    pub storage_adv_addr: Option<String>,
+    /// Address of the /healthz and /readyz probes.
+    #[arg(long, default_value = "0.0.0.0:9440", value_name = "ADDR")]
+    pub health_addr: std::net::SocketAddr,
+    /// Objects of each kind reconciled concurrently.
+    #[arg(long, default_value_t = 4)]
+    pub concurrent: u16,
+    /// Watch every namespace (default); with false, only -n (or $RUNTIME_NAMESPACE).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub watch_all_namespaces: bool,
+    /// Wait before checking a dependency or a missing source again.
+    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    pub requeue_dependency: String,
+    /// Refuse references to sources and dependencies in other namespaces.
+    #[arg(long)]
+    pub no_cross_namespace_refs: bool,
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogEncoding::Json)]
+    pub log_encoding: LogEncoding,
+}
+
+/// `--log-encoding` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogEncoding {
+    /// JSON lines.
+    Json,
+    /// Human-readable lines.
+    Console,
 }
 
 /// `weir install`.

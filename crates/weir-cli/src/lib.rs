@@ -43,7 +43,10 @@ impl<E: Into<anyhow::Error>> From<E> for Hinted {
 /// Parses the process's arguments, runs the command and returns its exit code.
 pub fn main() -> ExitCode {
     let cli = args::Cli::parse();
-    init_logging(cli.global.verbose);
+    match &cli.command {
+        args::Command::Controller(c) => init_controller_logging(cli.global.verbose, c.log_encoding),
+        _ => init_logging(cli.global.verbose),
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -83,6 +86,24 @@ fn report(hinted: Hinted) -> ExitCode {
         let _ = writeln!(stderr, "hint: {hint}");
     }
     ExitCode::FAILURE
+}
+
+/// The controller logs what it does at info level, as JSON lines by default (for log
+/// collectors) or for people with `--log-encoding console`.
+fn init_controller_logging(verbose: u8, encoding: args::LogEncoding) {
+    let default = match verbose {
+        0 | 1 => "info,kube_client=warn,kube_runtime=warn",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = std::env::var(env::WEIR_LOG).unwrap_or_else(|_| default.to_owned());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr);
+    let _ = match encoding {
+        args::LogEncoding::Json => builder.json().try_init(),
+        args::LogEncoding::Console => builder.try_init(),
+    };
 }
 
 fn init_logging(verbose: u8) {

@@ -153,14 +153,27 @@ pub struct Checkout {
 const FETCHED: &str = "refs/weir/fetched";
 
 /// Fetches `reference` from `url` into the bare cache repository `cache` (created if needed)
-/// and checks its tree out into `worktree` (emptied first). Shallow (depth 1) except for a
-/// commit, whose history must be searched.
+/// and checks its tree out into `worktree` (emptied first): [`fetch`] then [`export`].
 pub fn checkout(
     url: &str,
     reference: &Reference,
     credentials: &Credentials,
     cache: &Path,
     worktree: &Path,
+) -> Result<Checkout, Error> {
+    let fetched = fetch(url, reference, credentials, cache)?;
+    export(cache, &fetched.commit, worktree)?;
+    Ok(fetched)
+}
+
+/// Fetches `reference` from `url` into the bare cache repository `cache` (created if needed),
+/// without writing any working tree. Shallow (depth 1) except for a commit, whose history must
+/// be searched. When the cache already holds the remote's commit, nothing is downloaded.
+pub fn fetch(
+    url: &str,
+    reference: &Reference,
+    credentials: &Credentials,
+    cache: &Path,
 ) -> Result<Checkout, Error> {
     let git = |operation: &'static str| {
         move |err: git2::Error| Error::Git {
@@ -223,21 +236,6 @@ pub fn checkout(
         .and_then(|o| o.peel_to_commit())
         .map_err(|_| not_found(url, reference))?;
 
-    if worktree.exists() {
-        fs::remove_dir_all(worktree).map_err(|source| Error::Io {
-            path: worktree.display().to_string(),
-            source,
-        })?;
-    }
-    fs::create_dir_all(worktree).map_err(|source| Error::Io {
-        path: worktree.display().to_string(),
-        source,
-    })?;
-    let mut builder = CheckoutBuilder::new();
-    builder.target_dir(worktree).force().recreate_missing(true);
-    repo.checkout_tree(commit.as_object(), Some(&mut builder))
-        .map_err(git("checking out"))?;
-
     let hash = commit.id().to_string();
     let revision = match reference {
         Reference::Branch(b) => format!("{b}@sha1:{hash}"),
@@ -258,6 +256,39 @@ pub fn checkout(
             .unwrap_or_default()
             .to_owned(),
     })
+}
+
+/// Writes the tree of `commit` (fetched into `cache`) to `worktree`, emptied first.
+pub fn export(cache: &Path, commit: &str, worktree: &Path) -> Result<(), Error> {
+    let git = |operation: &'static str| {
+        move |err: git2::Error| Error::Git {
+            operation,
+            url: cache.display().to_string(),
+            message: err.message().to_owned(),
+        }
+    };
+    let repo = Repository::open_bare(cache).map_err(git("opening"))?;
+    let oid = Oid::from_str(commit).map_err(git("reading the commit in"))?;
+    let commit = repo
+        .find_object(oid, None)
+        .and_then(|o| o.peel_to_commit())
+        .map_err(git("finding the commit in"))?;
+    if worktree.exists() {
+        fs::remove_dir_all(worktree).map_err(|source| Error::Io {
+            path: worktree.display().to_string(),
+            source,
+        })?;
+    }
+    fs::create_dir_all(worktree).map_err(|source| Error::Io {
+        path: worktree.display().to_string(),
+        source,
+    })?;
+    let mut builder = CheckoutBuilder::new();
+    builder.target_dir(worktree).force().recreate_missing(true);
+    repo.checkout_tree(commit.as_object(), Some(&mut builder))
+        .map_err(git("checking out"))?;
+
+    Ok(())
 }
 
 fn not_found(url: &str, reference: &Reference) -> Error {

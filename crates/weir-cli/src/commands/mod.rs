@@ -2,6 +2,7 @@
 
 mod apply;
 mod check;
+mod controller;
 mod install;
 mod kustomize;
 mod version;
@@ -18,6 +19,7 @@ pub(crate) async fn run(cli: Cli) -> Result<(), Hinted> {
         Command::Apply(args) => apply::apply(&cli.global, &args).await,
         Command::Delete(args) => apply::delete(&cli.global, &args).await,
         Command::Diff(args) => apply::diff(&cli.global, &args).await,
+        Command::Controller(args) => controller::run(&cli.global, &args).await,
         Command::Install(args) => install::run(&cli.global, &args).await,
     }
 }

@@ -4,3 +4,4 @@
 
 mod apply;
 mod check;
+mod controller;

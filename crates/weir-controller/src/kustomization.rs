@@ -1,0 +1,569 @@
+//! The Kustomization reconciler: source artifact in, objects applied, status as Flux writes it.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::core::GroupVersionKind;
+use kube::discovery::ApiResource;
+use serde_json::{Map, Value, json};
+use tracing::info;
+use weir_api::status::{self, ConditionType, Reason};
+use weir_apply::takeover::ForeignManager;
+use weir_apply::{Action, ChangeSet, ChangeSetEntry, Entry, Inventory, Manager, Options};
+use weir_object::{GroupKind, ObjectId};
+use weir_source::Storage;
+use weir_source::git_repository::{Event, Outcome, backoff};
+
+/// The Kustomization API resource.
+pub fn resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("kustomize.toolkit.fluxcd.io", "v1", "Kustomization"),
+        "kustomizations",
+    )
+}
+
+/// What Kustomization reconciles share.
+pub struct Context {
+    /// The cluster.
+    pub client: kube::Client,
+    /// Where source artifacts are (this process's source reconcilers write them).
+    pub storage: Storage,
+    /// Scratch space for builds.
+    pub work_dir: PathBuf,
+    /// How long to wait before checking a dependency or a source again.
+    pub requeue_dependency: Duration,
+    /// Refuse sources and dependencies in other namespaces.
+    pub no_cross_namespace_refs: bool,
+    manager: Manager,
+    /// When each object is next due, to tell a real trigger from the echo of a status write.
+    due: Mutex<HashMap<String, Instant>>,
+    failures: Mutex<HashMap<String, u32>>,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("storage", &self.storage)
+            .field("work_dir", &self.work_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Context {
+    /// A context applying with field manager `weir`, taking over fields set with kubectl
+    /// and by Flux's kustomize-controller.
+    pub fn new(client: kube::Client, storage: Storage, work_dir: PathBuf) -> Self {
+        Context {
+            manager: manager(&client, false),
+            client,
+            storage,
+            work_dir,
+            requeue_dependency: Duration::from_secs(30),
+            no_cross_namespace_refs: false,
+            due: Mutex::new(HashMap::new()),
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+fn manager(client: &kube::Client, force: bool) -> Manager {
+    let mut options = Options::default();
+    options.force = force;
+    options.take_over.push(ForeignManager {
+        name: "kustomize-controller".into(),
+        operation: "Apply".into(),
+    });
+    Manager::new(client.clone(), options)
+}
+
+fn text<'a>(value: &'a Value, pointer: &str) -> Option<&'a str> {
+    value.pointer(pointer).and_then(Value::as_str)
+}
+
+/// A reconcile's failure: the reason and message for `Ready=False`.
+struct Failure {
+    reason: Reason,
+    message: String,
+    /// Retry after this instead of the back-off (waiting for a dependency or source).
+    requeue: Option<Duration>,
+    /// The inventory to record (what is known to be applied).
+    inventory: Option<Inventory>,
+}
+
+fn failure(reason: Reason, message: impl Into<String>) -> Failure {
+    Failure {
+        reason,
+        message: message.into(),
+        requeue: None,
+        inventory: None,
+    }
+}
+
+/// The inventory in a Kustomization's status.
+fn inventory_of(status: &Map<String, Value>) -> Inventory {
+    let entries = status
+        .get("inventory")
+        .and_then(|i| i.get("entries"))
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    Inventory {
+        entries: entries
+            .iter()
+            .filter_map(|e| Entry::parse(e["id"].as_str()?, e["v"].as_str()?).ok())
+            .collect(),
+    }
+}
+
+fn inventory_value(inventory: &Inventory) -> Value {
+    let entries: Vec<Value> = inventory
+        .entries
+        .iter()
+        .map(|e| json!({ "id": e.key(), "v": e.version }))
+        .collect();
+    json!({ "entries": entries })
+}
+
+/// Reconciles one Kustomization; failures are written to its status, never returned.
+pub async fn reconcile(ctx: &Context, object: &DynamicObject) -> Result<Outcome, kube::Error> {
+    let namespace = object.metadata.namespace.clone().unwrap_or_default();
+    let name = object.metadata.name.clone().unwrap_or_default();
+    let key = format!("{namespace}/{name}");
+    let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &namespace, &resource());
+    let spec = object.data.get("spec").cloned().unwrap_or_default();
+    let mut status = object
+        .data
+        .get("status")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+
+    if object.metadata.deletion_timestamp.is_some() {
+        finalize(ctx, object, &spec, &status).await;
+        weir_source::finalizer::remove(&api, object).await?;
+        return Ok(Outcome::default());
+    }
+    weir_source::finalizer::add(&api, object).await?;
+
+    let requested = object
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(weir_api::RECONCILE_REQUESTED_AT))
+        .cloned();
+    let handled = status.get("lastHandledReconcileAt").and_then(Value::as_str);
+    let request_pending = requested.is_some() && requested.as_deref() != handled;
+    if let Some(requested) = &requested {
+        status.insert("lastHandledReconcileAt".into(), json!(requested));
+    }
+    if spec["suspend"].as_bool() == Some(true) {
+        patch_status(&api, &name, status).await?;
+        return Ok(Outcome::default());
+    }
+    let generation = object.metadata.generation.unwrap_or_default();
+    let interval = text(&spec, "/interval")
+        .and_then(weir_api::duration::parse)
+        .unwrap_or(Duration::from_secs(600));
+
+    // Triggered by the echo of our own status write, or by a source status write that does
+    // not change the revision: nothing to do before the interval.
+    let source = source(ctx, &namespace, &spec).await;
+    let revision = source
+        .as_ref()
+        .ok()
+        .and_then(|s| s.pointer("/status/artifact/revision"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let up_to_date = status.get("observedGeneration").and_then(Value::as_i64) == Some(generation)
+        && !request_pending
+        && revision.is_some()
+        && status.get("lastAttemptedRevision").and_then(Value::as_str) == revision.as_deref();
+    if up_to_date && let Some(remaining) = remaining(ctx, &key) {
+        return Ok(Outcome {
+            requeue: Some(remaining),
+            event: None,
+        });
+    }
+
+    let started = Instant::now();
+    let result = run(ctx, object, &spec, &mut status, source).await;
+    let mut conditions: Vec<Value> = status
+        .get("conditions")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let outcome = match result {
+        Ok((revision, set)) => {
+            ctx.failures
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&key);
+            let message = format!("Applied revision: {revision}");
+            status::set(
+                &mut conditions,
+                ConditionType::Ready,
+                true,
+                Reason::ReconciliationSucceeded,
+                &message,
+                generation,
+            );
+            status::remove(&mut conditions, ConditionType::Reconciling);
+            status::remove(&mut conditions, ConditionType::Stalled);
+            if spec["wait"].as_bool() == Some(true) || spec["healthChecks"].is_array() {
+                status::set(
+                    &mut conditions,
+                    ConditionType::Healthy,
+                    true,
+                    Reason::Succeeded,
+                    &format!(
+                        "Health check passed in {}",
+                        weir_api::duration::format(started.elapsed())
+                    ),
+                    generation,
+                );
+            } else {
+                status::remove(&mut conditions, ConditionType::Healthy);
+            }
+            status.insert("lastAppliedRevision".into(), json!(revision));
+            status.insert("observedGeneration".into(), json!(generation));
+            let changed: Vec<String> = set
+                .entries
+                .iter()
+                .filter(|e| e.action != Action::Unchanged)
+                .map(ToString::to_string)
+                .collect();
+            info!(kustomization = %key, %revision, changes = changed.len(), "reconciled");
+            let message = if changed.is_empty() {
+                format!(
+                    "Reconciliation finished in {}, next run in {}",
+                    weir_api::duration::format(started.elapsed()),
+                    weir_api::duration::format(interval)
+                )
+            } else {
+                changed.join("\n")
+            };
+            Outcome {
+                requeue: Some(interval),
+                event: Some(Event {
+                    warning: false,
+                    reason: Reason::ReconciliationSucceeded.as_str().into(),
+                    message,
+                }),
+            }
+        }
+        Err(failed) => {
+            let failures = {
+                let mut map = ctx.failures.lock().unwrap_or_else(|e| e.into_inner());
+                let n = map.entry(key.clone()).or_default();
+                *n += 1;
+                *n
+            };
+            info!(kustomization = %key, reason = failed.reason.as_str(), message = %failed.message, "reconcile failed");
+            status::set(
+                &mut conditions,
+                ConditionType::Ready,
+                false,
+                failed.reason,
+                &failed.message,
+                generation,
+            );
+            status::set(
+                &mut conditions,
+                ConditionType::Reconciling,
+                true,
+                Reason::ProgressingWithRetry,
+                &failed.message,
+                generation,
+            );
+            if failed.reason == Reason::HealthCheckFailed {
+                status::set(
+                    &mut conditions,
+                    ConditionType::Healthy,
+                    false,
+                    Reason::HealthCheckFailed,
+                    &failed.message,
+                    generation,
+                );
+            }
+            if let Some(inventory) = &failed.inventory {
+                status.insert("inventory".into(), inventory_value(inventory));
+            }
+            let retry = text(&spec, "/retryInterval")
+                .and_then(weir_api::duration::parse)
+                .unwrap_or(interval);
+            Outcome {
+                requeue: Some(failed.requeue.unwrap_or_else(|| backoff(failures, retry))),
+                event: Some(Event {
+                    warning: true,
+                    reason: failed.reason.as_str().into(),
+                    message: failed.message,
+                }),
+            }
+        }
+    };
+    status.insert("conditions".into(), Value::Array(conditions));
+    patch_status(&api, &name, status).await?;
+    if let Some(requeue) = outcome.requeue {
+        ctx.due
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, Instant::now() + requeue);
+    }
+    Ok(outcome)
+}
+
+/// The time left before `key` is due, or none when it is due now.
+fn remaining(ctx: &Context, key: &str) -> Option<Duration> {
+    let due = *ctx.due.lock().unwrap_or_else(|e| e.into_inner()).get(key)?;
+    due.checked_duration_since(Instant::now())
+        .filter(|d| !d.is_zero())
+}
+
+/// The source object of a Kustomization, or the failure to report.
+async fn source(ctx: &Context, namespace: &str, spec: &Value) -> Result<Value, Failure> {
+    let kind = text(spec, "/sourceRef/kind").unwrap_or_default();
+    let name = text(spec, "/sourceRef/name").unwrap_or_default();
+    let source_ns = text(spec, "/sourceRef/namespace").unwrap_or(namespace);
+    if ctx.no_cross_namespace_refs && source_ns != namespace {
+        return Err(failure(
+            Reason::AccessDenied,
+            format!(
+                "cannot access {kind}/{source_ns}/{name}, cross-namespace references have been disabled"
+            ),
+        ));
+    }
+    if kind != "GitRepository" {
+        return Err(failure(
+            Reason::ArtifactFailed,
+            format!("source kind {kind} is not supported yet (only GitRepository)"),
+        ));
+    }
+    let api: Api<DynamicObject> = Api::namespaced_with(
+        ctx.client.clone(),
+        source_ns,
+        &weir_source::git_repository::resource(),
+    );
+    match api.get_opt(name).await {
+        Ok(Some(found)) => {
+            serde_json::to_value(found).map_err(|e| failure(Reason::ArtifactFailed, e.to_string()))
+        }
+        Ok(None) => Err(Failure {
+            requeue: Some(ctx.requeue_dependency),
+            ..failure(
+                Reason::ArtifactFailed,
+                format!(
+                    "Source '{kind}/{source_ns}/{name}' not found, retrying in {}",
+                    weir_api::duration::format(ctx.requeue_dependency)
+                ),
+            )
+        }),
+        Err(e) => Err(failure(Reason::ArtifactFailed, e.to_string())),
+    }
+}
+
+/// Checks dependencies, builds and applies; returns the applied revision and change set.
+async fn run(
+    ctx: &Context,
+    object: &DynamicObject,
+    spec: &Value,
+    status: &mut Map<String, Value>,
+    source: Result<Value, Failure>,
+) -> Result<(String, ChangeSet), Failure> {
+    let namespace = object.metadata.namespace.clone().unwrap_or_default();
+    let name = object.metadata.name.clone().unwrap_or_default();
+    dependencies(ctx, &namespace, spec).await?;
+    let source = source?;
+    let waiting = |message: String| Failure {
+        requeue: Some(ctx.requeue_dependency),
+        ..failure(Reason::ArtifactFailed, message)
+    };
+    let Some(artifact) = source.pointer("/status/artifact") else {
+        return Err(waiting(format!(
+            "Source is not ready, artifact not found, retrying in {}",
+            weir_api::duration::format(ctx.requeue_dependency)
+        )));
+    };
+    let revision = artifact["revision"].as_str().unwrap_or_default().to_owned();
+    status.insert("lastAttemptedRevision".into(), json!(revision));
+    let tarball = ctx
+        .storage
+        .local(artifact["path"].as_str().unwrap_or_default());
+    if !tarball.exists() {
+        return Err(waiting(format!(
+            "Source is not ready, artifact not found, retrying in {}",
+            weir_api::duration::format(ctx.requeue_dependency)
+        )));
+    }
+    let digest = artifact["digest"].as_str().unwrap_or_default().to_owned();
+    let work = ctx.work_dir.join(&namespace).join(&name);
+    let objects = {
+        let (spec, name, namespace) = (spec.clone(), name.clone(), namespace.clone());
+        tokio::task::spawn_blocking(move || {
+            crate::build::objects(&tarball, &digest, &spec, &work, (&name, &namespace))
+        })
+        .await
+        .map_err(|e| failure(Reason::BuildFailed, e.to_string()))?
+        .map_err(|e| failure(e.reason, e.message))?
+    };
+
+    let old = inventory_of(status);
+    let forced;
+    let manager = if spec["force"].as_bool() == Some(true) {
+        forced = manager(&ctx.client, true);
+        &forced
+    } else {
+        &ctx.manager
+    };
+    let mut set = manager
+        .apply_all_staged(objects)
+        .await
+        .map_err(|e| failure(Reason::ReconciliationFailed, e.to_string()))?;
+    let new = Inventory::from_change_set(&set);
+    if spec["prune"].as_bool() == Some(true) {
+        match manager.prune(&old, &new).await {
+            Ok(pruned) => set.extend(pruned),
+            Err(e) => {
+                // Keep what could not be deleted in the inventory, to retry.
+                let mut kept = new.clone();
+                kept.entries.extend(
+                    old.entries
+                        .iter()
+                        .filter(|o| !new.entries.iter().any(|n| n.id == o.id))
+                        .cloned(),
+                );
+                return Err(Failure {
+                    inventory: Some(kept),
+                    ..failure(Reason::PruneFailed, e.to_string())
+                });
+            }
+        }
+    }
+    status.insert("inventory".into(), inventory_value(&new));
+
+    let timeout = text(spec, "/timeout")
+        .and_then(weir_api::duration::parse)
+        .or_else(|| {
+            text(spec, "/interval")
+                .and_then(weir_api::duration::parse)
+                .map(|i| i.saturating_sub(Duration::from_secs(30)))
+        })
+        .unwrap_or(Duration::from_secs(30))
+        .max(Duration::from_secs(30));
+    let checks = if spec["wait"].as_bool() == Some(true) {
+        Some(set.clone())
+    } else {
+        spec["healthChecks"]
+            .as_array()
+            .map(|list| health_checks(list, &namespace))
+    };
+    if let Some(checks) = checks {
+        manager
+            .wait(&checks, timeout, Duration::from_secs(2))
+            .await
+            .map_err(|e| failure(Reason::HealthCheckFailed, e.to_string()))?;
+    }
+    Ok((revision, set))
+}
+
+/// `spec.healthChecks` as change-set entries to wait for.
+fn health_checks(list: &[Value], namespace: &str) -> ChangeSet {
+    ChangeSet {
+        entries: list
+            .iter()
+            .map(|check| {
+                let api_version = check["apiVersion"].as_str().unwrap_or("v1");
+                let kind = check["kind"].as_str().unwrap_or_default();
+                let (group_kind, version) = GroupKind::from_api_version(api_version, kind);
+                ChangeSetEntry {
+                    id: ObjectId {
+                        group_kind,
+                        namespace: check["namespace"].as_str().unwrap_or(namespace).to_owned(),
+                        name: check["name"].as_str().unwrap_or_default().to_owned(),
+                    },
+                    version,
+                    action: Action::Configured,
+                    reason: None,
+                }
+            })
+            .collect(),
+    }
+}
+
+/// Fails unless every `spec.dependsOn` Kustomization is ready (at its generation).
+async fn dependencies(ctx: &Context, namespace: &str, spec: &Value) -> Result<(), Failure> {
+    let Some(list) = spec["dependsOn"].as_array() else {
+        return Ok(());
+    };
+    for dep in list {
+        let name = dep["name"].as_str().unwrap_or_default();
+        let dep_ns = dep["namespace"].as_str().unwrap_or(namespace);
+        let not_ready = |why: String| Failure {
+            requeue: Some(ctx.requeue_dependency),
+            ..failure(
+                Reason::DependencyNotReady,
+                format!("dependency '{dep_ns}/{name}' {why}"),
+            )
+        };
+        if ctx.no_cross_namespace_refs && dep_ns != namespace {
+            return Err(failure(
+                Reason::AccessDenied,
+                format!(
+                    "cannot access dependency '{dep_ns}/{name}', cross-namespace references have been disabled"
+                ),
+            ));
+        }
+        let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), dep_ns, &resource());
+        let found = api
+            .get_opt(name)
+            .await
+            .map_err(|e| not_ready(e.to_string()))?
+            .ok_or_else(|| not_ready("not found".into()))?;
+        let value = serde_json::to_value(&found).unwrap_or_default();
+        if !status::is_ready(&value) {
+            return Err(not_ready("is not ready".into()));
+        }
+    }
+    Ok(())
+}
+
+/// On deletion, deletes what the inventory holds when the deletion policy says so.
+async fn finalize(
+    ctx: &Context,
+    object: &DynamicObject,
+    spec: &Value,
+    status: &Map<String, Value>,
+) {
+    if spec["suspend"].as_bool() == Some(true) {
+        return;
+    }
+    let policy = spec["deletionPolicy"].as_str().unwrap_or("MirrorPrune");
+    let delete = match policy {
+        "Delete" | "WaitForTermination" => true,
+        "Orphan" => false,
+        _ => spec["prune"].as_bool() == Some(true),
+    };
+    let inventory = inventory_of(status);
+    if !delete || inventory.entries.is_empty() {
+        return;
+    }
+    if let Err(e) = ctx.manager.prune(&inventory, &Inventory::default()).await {
+        info!(kustomization = ?object.metadata.name, error = %e, "deleting the inventory failed");
+    }
+}
+
+async fn patch_status(
+    api: &Api<DynamicObject>,
+    name: &str,
+    status: Map<String, Value>,
+) -> Result<(), kube::Error> {
+    api.patch_status(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(json!({ "status": status })),
+    )
+    .await?;
+    Ok(())
+}

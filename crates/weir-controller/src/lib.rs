@@ -1,0 +1,278 @@
+//! `weir controller`: one process reconciling Flux's GitRepository and Kustomization kinds.
+//!
+//! Built on kube-runtime's controller (watches, a work queue, per-object back-off). A new
+//! artifact on a GitRepository triggers the Kustomizations that use it at once; echoes of the
+//! controller's own status writes are recognised and cost no work.
+
+pub mod build;
+pub mod kustomization;
+mod server;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use kube::api::{Api, DynamicObject};
+use kube::runtime::controller::{self, Action, Controller};
+use kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Resource as _, ResourceExt as _};
+use tracing::{info, warn};
+use weir_source::Storage;
+use weir_source::git_repository::{self, Outcome};
+
+/// How the controller runs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where artifacts are stored.
+    pub storage_path: PathBuf,
+    /// Where the artifact server listens.
+    pub storage_addr: SocketAddr,
+    /// The address written into artifact URLs (`host:port`).
+    pub storage_adv_addr: String,
+    /// Where `/healthz` and `/readyz` are served.
+    pub health_addr: SocketAddr,
+    /// Objects of one kind reconciled at the same time.
+    pub concurrent: u16,
+    /// Watch only this namespace; all when none.
+    pub namespace: Option<String>,
+    /// Wait before checking a dependency or a missing source again.
+    pub requeue_dependency: Duration,
+    /// Refuse references to sources and dependencies in other namespaces.
+    pub no_cross_namespace_refs: bool,
+}
+
+/// Why the controller stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A directory could not be created.
+    #[error("cannot create {path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A reconcile error as kube-runtime needs it.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+struct ReconcileError(#[from] kube::Error);
+
+fn api(
+    client: &kube::Client,
+    namespace: Option<&str>,
+    resource: &kube::discovery::ApiResource,
+) -> Api<DynamicObject> {
+    match namespace {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, resource),
+        None => Api::all_with(client.clone(), resource),
+    }
+}
+
+async fn record(
+    recorder: &Recorder,
+    object: &DynamicObject,
+    resource: &kube::discovery::ApiResource,
+    outcome: &Outcome,
+) {
+    let Some(event) = &outcome.event else {
+        return;
+    };
+    let mut note = event.message.clone();
+    if note.len() > 1024 {
+        note.truncate(
+            note.char_indices()
+                .take_while(|(i, _)| *i < 1000)
+                .last()
+                .map_or(0, |(i, _)| i),
+        );
+        note.push_str("...");
+    }
+    let kube_event = KubeEvent {
+        type_: if event.warning {
+            EventType::Warning
+        } else {
+            EventType::Normal
+        },
+        reason: event.reason.clone(),
+        note: Some(note),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    if let Err(e) = recorder
+        .publish(&kube_event, &object.object_ref(resource))
+        .await
+    {
+        warn!(object = %object.name_any(), error = %e, "cannot record event");
+    }
+}
+
+fn action(outcome: &Outcome) -> Action {
+    match outcome.requeue {
+        Some(after) => Action::requeue(after),
+        None => Action::await_change(),
+    }
+}
+
+/// Runs the reconcilers and servers until `shutdown` completes.
+pub async fn run(
+    client: kube::Client,
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) -> Result<(), Error> {
+    let io = |path: PathBuf| move |source| Error::Io { path, source };
+    let artifacts = config.storage_path.join("artifacts");
+    let work = config.storage_path.join("work");
+    std::fs::create_dir_all(&artifacts).map_err(io(artifacts.clone()))?;
+    std::fs::create_dir_all(&work).map_err(io(work.clone()))?;
+    let storage = Storage::new(&artifacts, &config.storage_adv_addr);
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+    };
+    let storage_server = server::storage(config.storage_addr, artifacts.clone(), stopped()).await?;
+    let health_server = server::health(config.health_addr, stopped()).await?;
+
+    let reporter = Reporter {
+        controller: "weir-controller".into(),
+        instance: std::env::var("POD_NAME").ok(),
+    };
+    let recorder = Recorder::new(client.clone(), reporter);
+    let concurrency = controller::Config::default().concurrency(config.concurrent);
+    let namespace = config.namespace.as_deref();
+
+    let git_res = git_repository::resource();
+    let git_ctx = Arc::new(git_repository::Context::new(
+        client.clone(),
+        storage.clone(),
+        work.join("git"),
+    ));
+    let git_recorder = recorder.clone();
+    let git_res_events = git_res.clone();
+    let sources = Controller::new_with(
+        api(&client, namespace, &git_res),
+        watcher::Config::default(),
+        git_res.clone(),
+    )
+    .with_config(concurrency.clone())
+    .graceful_shutdown_on(stopped())
+    .run(
+        move |object: Arc<DynamicObject>, ctx: Arc<git_repository::Context>| {
+            let recorder = git_recorder.clone();
+            let resource = git_res_events.clone();
+            async move {
+                let outcome = git_repository::reconcile(&ctx, &object).await?;
+                record(&recorder, &object, &resource, &outcome).await;
+                Ok::<_, ReconcileError>(action(&outcome))
+            }
+        },
+        |_object, error, _ctx| {
+            warn!(%error, "GitRepository reconcile failed");
+            Action::requeue(Duration::from_secs(5))
+        },
+        git_ctx,
+    )
+    .for_each(|_| async {});
+
+    let ks_res = kustomization::resource();
+    let mut ks_ctx =
+        kustomization::Context::new(client.clone(), storage, work.join("kustomizations"));
+    ks_ctx.requeue_dependency = config.requeue_dependency;
+    ks_ctx.no_cross_namespace_refs = config.no_cross_namespace_refs;
+    let ks_controller = Controller::new_with(
+        api(&client, namespace, &ks_res),
+        watcher::Config::default(),
+        ks_res.clone(),
+    );
+    let store = ks_controller.store();
+    let ks_res_map = ks_res.clone();
+    let ks_res_events = ks_res.clone();
+    let ks_recorder = recorder.clone();
+    let appliers = ks_controller
+        .watches_with(
+            api(&client, namespace, &git_res),
+            git_res.clone(),
+            watcher::Config::default(),
+            move |source: DynamicObject| {
+                // Only a new revision concerns the Kustomizations using this source.
+                let revision = source
+                    .data
+                    .pointer("/status/artifact/revision")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned);
+                let source_ns = source.namespace().unwrap_or_default();
+                let source_name = source.name_any();
+                store
+                    .state()
+                    .into_iter()
+                    .filter(|ks| {
+                        let spec = &ks.data["spec"]["sourceRef"];
+                        let ns = ks.namespace().unwrap_or_default();
+                        spec["kind"] == "GitRepository"
+                            && spec["name"] == source_name.as_str()
+                            && spec["namespace"].as_str().unwrap_or(&ns) == source_ns
+                            && revision.is_some()
+                            && ks
+                                .data
+                                .pointer("/status/lastAttemptedRevision")
+                                .and_then(|v| v.as_str())
+                                != revision.as_deref()
+                    })
+                    .map(|ks| {
+                        ObjectRef::new_with(&ks.name_any(), ks_res_map.clone())
+                            .within(&ks.namespace().unwrap_or_default())
+                    })
+                    .collect::<Vec<_>>()
+            },
+        )
+        .with_config(concurrency)
+        .graceful_shutdown_on(stopped())
+        .run(
+            move |object: Arc<DynamicObject>, ctx: Arc<kustomization::Context>| {
+                let recorder = ks_recorder.clone();
+                let resource = ks_res_events.clone();
+                async move {
+                    let outcome = kustomization::reconcile(&ctx, &object).await?;
+                    record(&recorder, &object, &resource, &outcome).await;
+                    Ok::<_, ReconcileError>(action(&outcome))
+                }
+            },
+            |_object, error, _ctx| {
+                warn!(%error, "Kustomization reconcile failed");
+                Action::requeue(Duration::from_secs(5))
+            },
+            Arc::new(ks_ctx),
+        )
+        .for_each(|_| async {});
+
+    info!(storage = %config.storage_addr, health = %config.health_addr, "controller started");
+    let signal = tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    tokio::join!(sources, appliers);
+    signal.abort();
+    let _ = tokio::join!(storage_server, health_server);
+    info!("controller stopped");
+    Ok(())
+}

@@ -1,0 +1,72 @@
+//! The controller's HTTP servers: artifacts, and health probes.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Component, Path, PathBuf};
+
+use axum::Router;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use tokio::task::JoinHandle;
+
+use crate::Error;
+
+async fn listen(addr: SocketAddr) -> Result<tokio::net::TcpListener, Error> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| Error::Listen { addr, source })
+}
+
+fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(stop)
+            .await;
+    })
+}
+
+/// Serves the files under `root` at their relative paths, read-only.
+pub(crate) async fn storage(
+    addr: SocketAddr,
+    root: PathBuf,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> Result<JoinHandle<()>, Error> {
+    let listener = listen(addr).await?;
+    let app = Router::new()
+        .route("/{*path}", get(artifact))
+        .with_state(root);
+    Ok(serve(listener, app, stop))
+}
+
+async fn artifact(
+    State(root): State<PathBuf>,
+    UrlPath(path): UrlPath<String>,
+) -> impl IntoResponse {
+    let safe = Path::new(&path)
+        .components()
+        .all(|c| matches!(c, Component::Normal(_)));
+    if !safe {
+        return Err(StatusCode::BAD_REQUEST);
+    }
+    tokio::fs::read(root.join(&path))
+        .await
+        .map_err(|_| StatusCode::NOT_FOUND)
+}
+
+/// Serves `/healthz` and `/readyz`.
+pub(crate) async fn health(
+    addr: SocketAddr,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> Result<JoinHandle<()>, Error> {
+    let listener = listen(addr).await?;
+    let app = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(|| async { "ok" }));
+    Ok(serve(listener, app, stop))
+}

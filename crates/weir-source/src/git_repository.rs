@@ -1,0 +1,386 @@
+//! The GitRepository reconciler: fetch, archive, record the artifact in the status.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::core::GroupVersionKind;
+use kube::discovery::ApiResource;
+use serde_json::{Map, Value, json};
+use tracing::{debug, info};
+use weir_api::status::{self, ConditionType, Reason};
+use weir_git::{Credentials, Reference};
+
+use crate::storage::{Storage, ignore_rules};
+
+/// The GitRepository API resource.
+pub fn resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("source.toolkit.fluxcd.io", "v1", "GitRepository"),
+        "gitrepositories",
+    )
+}
+
+/// What the source reconcilers share.
+pub struct Context {
+    /// The cluster.
+    pub client: kube::Client,
+    /// Where artifacts are written and served from.
+    pub storage: Storage,
+    /// Bare Git caches and scratch trees, per object.
+    pub work_dir: PathBuf,
+    /// Consecutive failures per object, for the retry back-off.
+    failures: Mutex<HashMap<String, u32>>,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("storage", &self.storage)
+            .field("work_dir", &self.work_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Context {
+    /// A context writing artifacts to `storage`, with Git caches under `work_dir`.
+    pub fn new(client: kube::Client, storage: Storage, work_dir: PathBuf) -> Self {
+        Context {
+            client,
+            storage,
+            work_dir,
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn failures(&self, key: &str, failed: bool) -> u32 {
+        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        if failed {
+            let n = map.entry(key.to_owned()).or_default();
+            *n += 1;
+            *n
+        } else {
+            map.remove(key);
+            0
+        }
+    }
+}
+
+/// A Kubernetes Event to record about the object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// A Warning rather than a Normal event.
+    pub warning: bool,
+    /// The reason, such as `NewArtifact`.
+    pub reason: String,
+    /// The message.
+    pub message: String,
+}
+
+/// What a reconcile decided.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Outcome {
+    /// When to reconcile again (none: only when the object changes).
+    pub requeue: Option<Duration>,
+    /// An event to record.
+    pub event: Option<Event>,
+}
+
+/// Back-off after `failures` consecutive failures: 2 s doubling, at most `interval`.
+pub fn backoff(failures: u32, interval: Duration) -> Duration {
+    let exp = failures.saturating_sub(1).min(10);
+    Duration::from_secs(2u64 << exp).min(interval)
+}
+
+fn text<'a>(value: &'a Value, pointer: &str) -> Option<&'a str> {
+    value.pointer(pointer).and_then(Value::as_str)
+}
+
+/// Reconciles one GitRepository; failures are written to its status, never returned.
+pub async fn reconcile(ctx: &Context, object: &DynamicObject) -> Result<Outcome, kube::Error> {
+    let namespace = object.metadata.namespace.clone().unwrap_or_default();
+    let name = object.metadata.name.clone().unwrap_or_default();
+    let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &namespace, &resource());
+    let key = format!("{namespace}/{name}");
+
+    if object.metadata.deletion_timestamp.is_some() {
+        ctx.storage.remove_all("GitRepository", &namespace, &name);
+        let _ = std::fs::remove_dir_all(ctx.work_dir.join(&namespace).join(&name));
+        crate::finalizer::remove(&api, object).await?;
+        return Ok(Outcome::default());
+    }
+    crate::finalizer::add(&api, object).await?;
+
+    let spec = object.data.get("spec").cloned().unwrap_or_default();
+    let generation = object.metadata.generation.unwrap_or_default();
+    let mut status = object
+        .data
+        .get("status")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    if let Some(requested) = object
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(weir_api::RECONCILE_REQUESTED_AT))
+    {
+        status.insert("lastHandledReconcileAt".into(), json!(requested));
+    }
+    if spec["suspend"].as_bool() == Some(true) {
+        patch_status(&api, &name, status).await?;
+        return Ok(Outcome::default());
+    }
+    let interval = text(&spec, "/interval")
+        .and_then(weir_api::duration::parse)
+        .unwrap_or(Duration::from_secs(60));
+    let timeout = text(&spec, "/timeout")
+        .and_then(weir_api::duration::parse)
+        .unwrap_or(Duration::from_secs(60));
+
+    match fetch_and_store(ctx, &namespace, &name, &spec, &status, timeout).await {
+        Ok((artifact, event)) => {
+            ctx.failures(&key, false);
+            let revision = artifact["revision"].as_str().unwrap_or_default().to_owned();
+            let message = format!("stored artifact for revision '{revision}'");
+            let mut conditions = conditions_of(&status);
+            status::set(
+                &mut conditions,
+                ConditionType::ArtifactInStorage,
+                true,
+                Reason::Succeeded,
+                &message,
+                generation,
+            );
+            status::set(
+                &mut conditions,
+                ConditionType::Ready,
+                true,
+                Reason::Succeeded,
+                &message,
+                generation,
+            );
+            status::remove(&mut conditions, ConditionType::FetchFailed);
+            status::remove(&mut conditions, ConditionType::Reconciling);
+            status::remove(&mut conditions, ConditionType::Stalled);
+            status.insert("conditions".into(), Value::Array(conditions));
+            status.insert("artifact".into(), artifact);
+            status.insert("observedGeneration".into(), json!(generation));
+            match spec.get("ignore") {
+                Some(ignore) => status.insert("observedIgnore".into(), ignore.clone()),
+                None => status.remove("observedIgnore"),
+            };
+            patch_status(&api, &name, status).await?;
+            Ok(Outcome {
+                requeue: Some(interval),
+                event,
+            })
+        }
+        Err((reason, message)) => {
+            let failures = ctx.failures(&key, true);
+            info!(object = %key, %message, "fetch failed");
+            let mut conditions = conditions_of(&status);
+            status::set(
+                &mut conditions,
+                ConditionType::FetchFailed,
+                true,
+                reason,
+                &message,
+                generation,
+            );
+            status::set(
+                &mut conditions,
+                ConditionType::Ready,
+                false,
+                reason,
+                &message,
+                generation,
+            );
+            status::set(
+                &mut conditions,
+                ConditionType::Reconciling,
+                true,
+                Reason::ProgressingWithRetry,
+                &message,
+                generation,
+            );
+            status.insert("conditions".into(), Value::Array(conditions));
+            patch_status(&api, &name, status).await?;
+            Ok(Outcome {
+                requeue: Some(backoff(failures, interval)),
+                event: Some(Event {
+                    warning: true,
+                    reason: reason.as_str().to_owned(),
+                    message,
+                }),
+            })
+        }
+    }
+}
+
+fn conditions_of(status: &Map<String, Value>) -> Vec<Value> {
+    status
+        .get("conditions")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
+
+async fn patch_status(
+    api: &Api<DynamicObject>,
+    name: &str,
+    status: Map<String, Value>,
+) -> Result<(), kube::Error> {
+    api.patch_status(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(json!({ "status": status })),
+    )
+    .await?;
+    Ok(())
+}
+
+type Failure = (Reason, String);
+
+/// Reads the credentials, fetches, and archives when the revision is new. Returns the artifact
+/// and, for a new one, the event to record.
+async fn fetch_and_store(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+    spec: &Value,
+    status: &Map<String, Value>,
+    timeout: Duration,
+) -> Result<(Value, Option<Event>), Failure> {
+    let url = text(spec, "/url").unwrap_or_default().to_owned();
+    let credentials = match text(spec, "/secretRef/name") {
+        Some(secret) => {
+            let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
+            let found = secrets.get_opt(secret).await.map_err(|e| {
+                (
+                    Reason::AuthenticationFailed,
+                    format!("failed to get secret '{namespace}/{secret}': {e}"),
+                )
+            })?;
+            let found = found.ok_or_else(|| {
+                (
+                    Reason::AuthenticationFailed,
+                    format!("secret '{namespace}/{secret}' not found"),
+                )
+            })?;
+            let data: BTreeMap<String, Vec<u8>> = found
+                .data
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k, v.0))
+                .collect();
+            Credentials::from_secret(&url, &data).map_err(|e| {
+                (
+                    Reason::AuthenticationFailed,
+                    format!("secret '{namespace}/{secret}': {e}"),
+                )
+            })?
+        }
+        None => Credentials::default(),
+    };
+    let reference = Reference::from_fields(
+        text(spec, "/ref/branch"),
+        text(spec, "/ref/tag"),
+        text(spec, "/ref/semver"),
+        text(spec, "/ref/name"),
+        text(spec, "/ref/commit"),
+    );
+    let work = ctx.work_dir.join(namespace).join(name);
+    let cache = work.join("cache");
+    let fetch = {
+        let (url, reference, cache) = (url.clone(), reference.clone(), cache.clone());
+        tokio::task::spawn_blocking(move || weir_git::fetch(&url, &reference, &credentials, &cache))
+    };
+    let fetched = match tokio::time::timeout(timeout, fetch).await {
+        Err(_) => {
+            return Err((
+                Reason::GitOperationFailed,
+                format!(
+                    "failed to checkout and determine revision: timed out after {}",
+                    weir_api::duration::format(timeout)
+                ),
+            ));
+        }
+        Ok(Err(join)) => return Err((Reason::GitOperationFailed, join.to_string())),
+        Ok(Ok(Err(err))) => {
+            let reason = match err {
+                weir_git::Error::Authentication { .. } | weir_git::Error::Credentials { .. } => {
+                    Reason::AuthenticationFailed
+                }
+                _ => Reason::GitOperationFailed,
+            };
+            return Err((
+                reason,
+                format!("failed to checkout and determine revision: {err}"),
+            ));
+        }
+        Ok(Ok(Ok(fetched))) => fetched,
+    };
+
+    let file = format!("{}.tar.gz", fetched.commit);
+    let path = Storage::path("GitRepository", namespace, name, &file);
+    let previous = status.get("artifact");
+    let unchanged = previous
+        .is_some_and(|a| a["revision"] == fetched.revision.as_str() && a["path"] == path.as_str())
+        && status.get("observedIgnore") == spec.get("ignore")
+        && ctx.storage.local(&path).exists();
+    if let (true, Some(previous)) = (unchanged, previous) {
+        debug!(%namespace, %name, revision = %fetched.revision, "no changes since last reconciliation");
+        let mut artifact = previous.clone();
+        artifact["url"] = json!(ctx.storage.url(&path));
+        return Ok((artifact, None));
+    }
+
+    let tree = work.join("tree");
+    let storage = ctx.storage.clone();
+    let ignore = spec
+        .get("ignore")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let commit = fetched.commit.clone();
+    let store = tokio::task::spawn_blocking(move || -> Result<_, Failure> {
+        weir_git::export(&cache, &commit, &tree)
+            .map_err(|e| (Reason::GitOperationFailed, e.to_string()))?;
+        let rules = ignore_rules(&tree, ignore.as_deref()).map_err(|e| {
+            (
+                Reason::ArchiveOperationFailed,
+                format!("invalid ignore patterns: {e}"),
+            )
+        })?;
+        let stored = storage.archive(&tree, &rules, &path).map_err(|e| {
+            (
+                Reason::ArchiveOperationFailed,
+                format!("failed to archive artifact: {e}"),
+            )
+        })?;
+        let _ = std::fs::remove_dir_all(&tree);
+        Ok((stored, path))
+    });
+    let (stored, path) = store
+        .await
+        .map_err(|e| (Reason::ArchiveOperationFailed, e.to_string()))??;
+    ctx.storage
+        .garbage_collect("GitRepository", namespace, name, &file);
+    let artifact = json!({
+        "path": path,
+        "url": ctx.storage.url(&path),
+        "revision": fetched.revision,
+        "digest": stored.digest,
+        "lastUpdateTime": status::now(),
+        "size": stored.size,
+    });
+    let event = Event {
+        warning: false,
+        reason: "NewArtifact".into(),
+        message: format!("stored artifact for commit '{}'", fetched.summary),
+    };
+    Ok((artifact, Some(event)))
+}

@@ -1,0 +1,11 @@
+//! Weir's source reconcilers and their artifact storage.
+//!
+//! A GitRepository is fetched (shallow, into a cache that makes an unchanged remote cost one
+//! round trip), archived as a reproducible tarball with Flux's ignore rules, and recorded in
+//! its status as Flux's source-controller does, so Kustomizations, Weir's or Flux's, can use it.
+
+pub mod finalizer;
+pub mod git_repository;
+pub mod storage;
+
+pub use storage::Storage;

@@ -1,0 +1,272 @@
+//! `weir controller` end to end: a real Git server, the real API server, the controller as a
+//! process out of cluster, as in the seed's workflow (push, and the cluster follows).
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
+use kube::core::GroupVersionKind;
+use kube::discovery::ApiResource;
+use serde_json::{Value, json};
+use weir_testenv::{GitServer, TestEnv, wait_for};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+/// The controller process, killed when dropped.
+struct Controller(Child);
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_controller(
+    env: &TestEnv,
+    storage: &std::path::Path,
+) -> Result<Controller, Box<dyn std::error::Error>> {
+    let ports = weir_testenv::process::free_ports(2)?;
+    let kubeconfig = env.control_plane.kubeconfig_path();
+    let child = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args([
+            "controller",
+            "--log-encoding",
+            "console",
+            "--watch-all-namespaces=false",
+        ])
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args(["-n", env.namespace()])
+        .arg("--storage-path")
+        .arg(storage)
+        .arg(format!("--storage-addr=127.0.0.1:{}", ports[0]))
+        .arg(format!("--storage-adv-addr=127.0.0.1:{}", ports[0]))
+        .arg(format!("--health-addr=127.0.0.1:{}", ports[1]))
+        .args(["--requeue-dependency", "2s"])
+        .env_remove("KUBECONFIG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    Ok(Controller(child))
+}
+
+fn resource(group: &str, kind: &str, plural: &str) -> ApiResource {
+    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, "v1", kind), plural)
+}
+
+fn condition<'a>(object: &'a DynamicObject, kind: &str) -> Option<&'a Value> {
+    object.data["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == kind)
+}
+
+fn is(object: &DynamicObject, kind: &str, status: &str) -> bool {
+    condition(object, kind).is_some_and(|c| c["status"] == status)
+}
+
+async fn create(api: &Api<DynamicObject>, value: Value) -> TestResult {
+    let object: DynamicObject = serde_json::from_value(value)?;
+    api.create(&PostParams::default(), &object).await?;
+    Ok(())
+}
+
+/// Asks for a reconcile now, as `flux reconcile` does.
+async fn request(api: &Api<DynamicObject>, name: &str, token: &str) -> TestResult {
+    api.patch(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(
+            json!({ "metadata": { "annotations": { "reconcile.fluxcd.io/requestedAt": token } } }),
+        ),
+    )
+    .await?;
+    Ok(())
+}
+
+fn cm(name: &str, value: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  value: \"{value}\"\n"
+    )
+}
+
+const WAIT: Duration = Duration::from_secs(60);
+
+#[tokio::test]
+async fn git_push_is_applied_pruned_and_failures_are_reported() -> TestResult {
+    let env = TestEnv::new("controller-e2e").await?;
+    let ns = env.namespace().to_owned();
+    let mut server = GitServer::start()?;
+    server.create_repo("fleet")?;
+    let first = server.commit_files(
+        "fleet",
+        &[
+            ("gitops/apps/a.yaml", &cm("app-a", "1")),
+            ("gitops/apps/b.yaml", &cm("app-b", "1")),
+        ],
+        &[],
+        "first",
+    )?;
+
+    // CRDs, the controller, then the objects a bootstrap would create.
+    let install = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .arg("--kubeconfig")
+        .arg(env.control_plane.kubeconfig_path())
+        .arg("install")
+        .env_remove("KUBECONFIG")
+        .output()?;
+    assert!(
+        install.status.success(),
+        "{}",
+        String::from_utf8_lossy(&install.stderr)
+    );
+    let storage = tempfile::tempdir()?;
+    let _controller = start_controller(&env, storage.path())?;
+
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = env.api();
+    let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(json!({
+        "metadata": { "name": "git-https" },
+        "stringData": { "username": server.username(), "password": server.password(), "ca.crt": server.ca_pem()? },
+    }))?;
+    secrets.create(&PostParams::default(), &secret).await?;
+    let git = Api::<DynamicObject>::namespaced_with(
+        env.client.clone(),
+        &ns,
+        &resource(
+            "source.toolkit.fluxcd.io",
+            "GitRepository",
+            "gitrepositories",
+        ),
+    );
+    let ks = Api::<DynamicObject>::namespaced_with(
+        env.client.clone(),
+        &ns,
+        &resource(
+            "kustomize.toolkit.fluxcd.io",
+            "Kustomization",
+            "kustomizations",
+        ),
+    );
+    create(&git, json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+        "metadata": { "name": "fleet" },
+        "spec": { "interval": "10m", "url": server.https_url("fleet"), "ref": { "branch": "main" },
+                  "secretRef": { "name": "git-https" } },
+    })).await?;
+    create(&ks, json!({
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+        "metadata": { "name": "apps" },
+        "spec": { "interval": "10m", "path": "./gitops/apps", "prune": true, "targetNamespace": ns,
+                  "sourceRef": { "kind": "GitRepository", "name": "fleet" } },
+    })).await?;
+
+    // Ready at the pushed revision, in Flux's format, and applied with owner labels.
+    let revision = format!("main@sha1:{first}");
+    let source = wait_for(&git, "fleet", WAIT, |o| {
+        is(o, "Ready", "True") && o.data["status"]["artifact"]["revision"] == revision.as_str()
+    })
+    .await?;
+    assert!(is(&source, "ArtifactInStorage", "True"));
+    assert!(
+        source.data["status"]["artifact"]["digest"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("sha256:"))
+    );
+    wait_for(&ks, "apps", WAIT, |o| {
+        is(o, "Ready", "True") && o.data["status"]["lastAppliedRevision"] == revision.as_str()
+    })
+    .await?;
+    let config_maps: Api<ConfigMap> = env.api();
+    let a = config_maps.get("app-a").await?;
+    let labels = a.metadata.labels.unwrap_or_default();
+    assert_eq!(
+        labels
+            .get("kustomize.toolkit.fluxcd.io/name")
+            .map(String::as_str),
+        Some("apps")
+    );
+    let ready = ks.get("apps").await?;
+    assert_eq!(
+        condition(&ready, "Ready").map(|c| c["message"].clone()),
+        Some(json!(format!("Applied revision: {revision}")))
+    );
+    let entries = ready.data["status"]["inventory"]["entries"]
+        .as_array()
+        .map(Vec::len);
+    assert_eq!(entries, Some(2));
+
+    // A push that changes one file and deletes the other: applied and pruned.
+    let second = server.commit_files(
+        "fleet",
+        &[("gitops/apps/a.yaml", &cm("app-a", "2"))],
+        &["gitops/apps/b.yaml"],
+        "second",
+    )?;
+    request(&git, "fleet", "1").await?;
+    let revision = format!("main@sha1:{second}");
+    wait_for(&ks, "apps", WAIT, |o| {
+        o.data["status"]["lastAppliedRevision"] == revision.as_str()
+    })
+    .await?;
+    let a = config_maps.get("app-a").await?;
+    assert_eq!(
+        a.data.unwrap_or_default().get("value").map(String::as_str),
+        Some("2")
+    );
+    assert!(
+        config_maps.get_opt("app-b").await?.is_none(),
+        "app-b was not pruned"
+    );
+
+    // Broken YAML: Ready=False naming the file, and the cluster keeps the last good state.
+    let third = server.commit_files(
+        "fleet",
+        &[
+            ("gitops/apps/a.yaml", &cm("app-a", "3")),
+            (
+                "gitops/apps/broken.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [unclosed\n",
+            ),
+        ],
+        &[],
+        "broken",
+    )?;
+    request(&git, "fleet", "2").await?;
+    let failed = wait_for(&ks, "apps", WAIT, |o| {
+        o.data["status"]["lastAttemptedRevision"] == format!("main@sha1:{third}").as_str()
+            && is(o, "Ready", "False")
+    })
+    .await?;
+    let ready = condition(&failed, "Ready").cloned().unwrap_or_default();
+    assert_eq!(ready["reason"], "BuildFailed", "{ready}");
+    assert!(
+        ready["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("broken.yaml")),
+        "{ready}"
+    );
+    assert_eq!(
+        failed.data["status"]["lastAppliedRevision"],
+        revision.as_str()
+    );
+    let a = config_maps.get("app-a").await?;
+    assert_eq!(
+        a.data.unwrap_or_default().get("value").map(String::as_str),
+        Some("2")
+    );
+
+    // The Git server down: FetchFailed, the artifact and the cluster untouched.
+    let artifact = git.get("fleet").await?.data["status"]["artifact"].clone();
+    server.stop();
+    request(&git, "fleet", "3").await?;
+    let down = wait_for(&git, "fleet", WAIT, |o| is(o, "FetchFailed", "True")).await?;
+    assert!(is(&down, "Ready", "False"));
+    assert_eq!(
+        down.data["status"]["artifact"]["revision"],
+        artifact["revision"]
+    );
+    assert!(config_maps.get_opt("app-a").await?.is_some());
+    Ok(())
+}
