@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::api::{Api, DynamicObject};
 use kube::core::GroupVersionKind;
 use kube::discovery::ApiResource;
 use serde_json::{Map, Value, json};
@@ -15,7 +15,9 @@ use weir_apply::takeover::ForeignManager;
 use weir_apply::{Action, ChangeSet, ChangeSetEntry, Entry, Inventory, Manager, Options};
 use weir_object::{GroupKind, ObjectId};
 use weir_source::Storage;
-use weir_source::git_repository::{Event, Outcome, backoff};
+use weir_source::reconcile::{
+    Event, Failures, Outcome, backoff, conditions_of, patch_status, status_of, text,
+};
 
 /// The Kustomization API resource.
 pub fn resource() -> ApiResource {
@@ -40,7 +42,7 @@ pub struct Context {
     manager: Manager,
     /// When each object is next due, to tell a real trigger from the echo of a status write.
     due: Mutex<HashMap<String, Instant>>,
-    failures: Mutex<HashMap<String, u32>>,
+    failures: Failures,
 }
 
 impl std::fmt::Debug for Context {
@@ -64,7 +66,7 @@ impl Context {
             requeue_dependency: Duration::from_secs(30),
             no_cross_namespace_refs: false,
             due: Mutex::new(HashMap::new()),
-            failures: Mutex::new(HashMap::new()),
+            failures: Failures::default(),
         }
     }
 }
@@ -77,10 +79,6 @@ fn manager(client: &kube::Client, force: bool) -> Manager {
         operation: "Apply".into(),
     });
     Manager::new(client.clone(), options)
-}
-
-fn text<'a>(value: &'a Value, pointer: &str) -> Option<&'a str> {
-    value.pointer(pointer).and_then(Value::as_str)
 }
 
 /// A reconcile's failure: the reason and message for `Ready=False`.
@@ -134,12 +132,7 @@ pub async fn reconcile(ctx: &Context, object: &DynamicObject) -> Result<Outcome,
     let key = format!("{namespace}/{name}");
     let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &namespace, &resource());
     let spec = object.data.get("spec").cloned().unwrap_or_default();
-    let mut status = object
-        .data
-        .get("status")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
+    let mut status = status_of(object);
 
     if object.metadata.deletion_timestamp.is_some() {
         finalize(ctx, object, &spec, &status).await;
@@ -190,17 +183,10 @@ pub async fn reconcile(ctx: &Context, object: &DynamicObject) -> Result<Outcome,
 
     let started = Instant::now();
     let result = run(ctx, object, &spec, &mut status, source).await;
-    let mut conditions: Vec<Value> = status
-        .get("conditions")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    let mut conditions = conditions_of(&status);
     let outcome = match result {
         Ok((revision, set)) => {
-            ctx.failures
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&key);
+            ctx.failures.succeeded(&key);
             let message = format!("Applied revision: {revision}");
             status::set(
                 &mut conditions,
@@ -255,12 +241,7 @@ pub async fn reconcile(ctx: &Context, object: &DynamicObject) -> Result<Outcome,
             }
         }
         Err(failed) => {
-            let failures = {
-                let mut map = ctx.failures.lock().unwrap_or_else(|e| e.into_inner());
-                let n = map.entry(key.clone()).or_default();
-                *n += 1;
-                *n
-            };
+            let failures = ctx.failures.failed(&key);
             info!(kustomization = %key, reason = failed.reason.as_str(), message = %failed.message, "reconcile failed");
             status::set(
                 &mut conditions,
@@ -552,18 +533,4 @@ async fn finalize(
     if let Err(e) = ctx.manager.prune(&inventory, &Inventory::default()).await {
         info!(kustomization = ?object.metadata.name, error = %e, "deleting the inventory failed");
     }
-}
-
-async fn patch_status(
-    api: &Api<DynamicObject>,
-    name: &str,
-    status: Map<String, Value>,
-) -> Result<(), kube::Error> {
-    api.patch_status(
-        name,
-        &PatchParams::default(),
-        &Patch::Merge(json!({ "status": status })),
-    )
-    .await?;
-    Ok(())
 }

@@ -22,7 +22,8 @@ use kube::runtime::watcher;
 use kube::{Resource as _, ResourceExt as _};
 use tracing::{info, warn};
 use weir_source::Storage;
-use weir_source::git_repository::{self, Outcome};
+use weir_source::git_repository;
+use weir_source::reconcile::Outcome;
 
 /// How the controller runs.
 #[derive(Debug, Clone)]

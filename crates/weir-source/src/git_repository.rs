@@ -1,12 +1,11 @@
 //! The GitRepository reconciler: fetch, archive, record the artifact in the status.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::api::{Api, DynamicObject};
 use kube::core::GroupVersionKind;
 use kube::discovery::ApiResource;
 use serde_json::{Map, Value, json};
@@ -14,6 +13,9 @@ use tracing::{debug, info};
 use weir_api::status::{self, ConditionType, Reason};
 use weir_git::{Credentials, Reference};
 
+use crate::reconcile::{
+    Event, Failures, Outcome, backoff, conditions_of, patch_status, status_of, text,
+};
 use crate::storage::{Storage, ignore_rules};
 
 /// The GitRepository API resource.
@@ -33,7 +35,7 @@ pub struct Context {
     /// Bare Git caches and scratch trees, per object.
     pub work_dir: PathBuf,
     /// Consecutive failures per object, for the retry back-off.
-    failures: Mutex<HashMap<String, u32>>,
+    failures: Failures,
 }
 
 impl std::fmt::Debug for Context {
@@ -52,51 +54,9 @@ impl Context {
             client,
             storage,
             work_dir,
-            failures: Mutex::new(HashMap::new()),
+            failures: Failures::default(),
         }
     }
-
-    fn failures(&self, key: &str, failed: bool) -> u32 {
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        if failed {
-            let n = map.entry(key.to_owned()).or_default();
-            *n += 1;
-            *n
-        } else {
-            map.remove(key);
-            0
-        }
-    }
-}
-
-/// A Kubernetes Event to record about the object.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Event {
-    /// A Warning rather than a Normal event.
-    pub warning: bool,
-    /// The reason, such as `NewArtifact`.
-    pub reason: String,
-    /// The message.
-    pub message: String,
-}
-
-/// What a reconcile decided.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Outcome {
-    /// When to reconcile again (none: only when the object changes).
-    pub requeue: Option<Duration>,
-    /// An event to record.
-    pub event: Option<Event>,
-}
-
-/// Back-off after `failures` consecutive failures: 2 s doubling, at most `interval`.
-pub fn backoff(failures: u32, interval: Duration) -> Duration {
-    let exp = failures.saturating_sub(1).min(10);
-    Duration::from_secs(2u64 << exp).min(interval)
-}
-
-fn text<'a>(value: &'a Value, pointer: &str) -> Option<&'a str> {
-    value.pointer(pointer).and_then(Value::as_str)
 }
 
 /// Reconciles one GitRepository; failures are written to its status, never returned.
@@ -116,12 +76,7 @@ pub async fn reconcile(ctx: &Context, object: &DynamicObject) -> Result<Outcome,
 
     let spec = object.data.get("spec").cloned().unwrap_or_default();
     let generation = object.metadata.generation.unwrap_or_default();
-    let mut status = object
-        .data
-        .get("status")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
+    let mut status = status_of(object);
     if let Some(requested) = object
         .metadata
         .annotations
@@ -143,7 +98,7 @@ pub async fn reconcile(ctx: &Context, object: &DynamicObject) -> Result<Outcome,
 
     match fetch_and_store(ctx, &namespace, &name, &spec, &status, timeout).await {
         Ok((artifact, event)) => {
-            ctx.failures(&key, false);
+            ctx.failures.succeeded(&key);
             let revision = artifact["revision"].as_str().unwrap_or_default().to_owned();
             let message = format!("stored artifact for revision '{revision}'");
             let mut conditions = conditions_of(&status);
@@ -180,7 +135,7 @@ pub async fn reconcile(ctx: &Context, object: &DynamicObject) -> Result<Outcome,
             })
         }
         Err((reason, message)) => {
-            let failures = ctx.failures(&key, true);
+            let failures = ctx.failures.failed(&key);
             info!(object = %key, %message, "fetch failed");
             let mut conditions = conditions_of(&status);
             status::set(
@@ -219,28 +174,6 @@ pub async fn reconcile(ctx: &Context, object: &DynamicObject) -> Result<Outcome,
             })
         }
     }
-}
-
-fn conditions_of(status: &Map<String, Value>) -> Vec<Value> {
-    status
-        .get("conditions")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default()
-}
-
-async fn patch_status(
-    api: &Api<DynamicObject>,
-    name: &str,
-    status: Map<String, Value>,
-) -> Result<(), kube::Error> {
-    api.patch_status(
-        name,
-        &PatchParams::default(),
-        &Patch::Merge(json!({ "status": status })),
-    )
-    .await?;
-    Ok(())
 }
 
 type Failure = (Reason, String);

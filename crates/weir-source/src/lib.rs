@@ -6,6 +6,7 @@
 
 pub mod finalizer;
 pub mod git_repository;
+pub mod reconcile;
 pub mod storage;
 
 pub use storage::Storage;
