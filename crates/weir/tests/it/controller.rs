@@ -270,3 +270,132 @@ async fn git_push_is_applied_pruned_and_failures_are_reported() -> TestResult {
     assert!(config_maps.get_opt("app-a").await?.is_some());
     Ok(())
 }
+
+#[tokio::test]
+async fn ssh_source_depends_on_and_suspend() -> TestResult {
+    let env = TestEnv::new("controller-deps").await?;
+    let ns = env.namespace().to_owned();
+    let server = GitServer::start()?;
+    server.create_repo("fleet")?;
+    let first = server.commit_files(
+        "fleet",
+        &[
+            ("infra/cm.yaml", &cm("infra-cm", "1")),
+            ("apps/cm.yaml", &cm("app-cm", "1")),
+        ],
+        &[],
+        "first",
+    )?;
+    let install = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .arg("--kubeconfig")
+        .arg(env.control_plane.kubeconfig_path())
+        .arg("install")
+        .env_remove("KUBECONFIG")
+        .output()?;
+    assert!(
+        install.status.success(),
+        "{}",
+        String::from_utf8_lossy(&install.stderr)
+    );
+    let storage = tempfile::tempdir()?;
+    let _controller = start_controller(&env, storage.path())?;
+
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = env.api();
+    let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(json!({
+        "metadata": { "name": "git-ssh" },
+        "stringData": {
+            "identity": std::fs::read_to_string(server.ssh_key_path())?,
+            "known_hosts": server.known_hosts(),
+        },
+    }))?;
+    secrets.create(&PostParams::default(), &secret).await?;
+    let git = Api::<DynamicObject>::namespaced_with(
+        env.client.clone(),
+        &ns,
+        &resource(
+            "source.toolkit.fluxcd.io",
+            "GitRepository",
+            "gitrepositories",
+        ),
+    );
+    let ks = Api::<DynamicObject>::namespaced_with(
+        env.client.clone(),
+        &ns,
+        &resource(
+            "kustomize.toolkit.fluxcd.io",
+            "Kustomization",
+            "kustomizations",
+        ),
+    );
+    create(&git, json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+        "metadata": { "name": "fleet" },
+        "spec": { "interval": "10m", "url": server.ssh_url("fleet"), "ref": { "branch": "main" },
+                  "secretRef": { "name": "git-ssh" } },
+    })).await?;
+    let kustomization = |name: &str, depends: Option<&str>| {
+        let mut spec = json!({ "interval": "10m", "path": format!("./{name}"), "prune": true,
+            "targetNamespace": ns, "sourceRef": { "kind": "GitRepository", "name": "fleet" } });
+        if let Some(dep) = depends {
+            spec["dependsOn"] = json!([{ "name": dep }]);
+        }
+        json!({ "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+                "metadata": { "name": name }, "spec": spec })
+    };
+
+    // apps waits for infra, which does not exist yet.
+    create(&ks, kustomization("apps", Some("infra"))).await?;
+    let waiting = wait_for(&ks, "apps", WAIT, |o| is(o, "Ready", "False")).await?;
+    assert_eq!(
+        condition(&waiting, "Ready").map(|c| c["reason"].clone()),
+        Some(json!("DependencyNotReady"))
+    );
+    let config_maps: Api<ConfigMap> = env.api();
+    assert!(config_maps.get_opt("app-cm").await?.is_none());
+
+    create(&ks, kustomization("infra", None)).await?;
+    let revision = format!("main@sha1:{first}");
+    for name in ["infra", "apps"] {
+        wait_for(&ks, name, WAIT, |o| {
+            is(o, "Ready", "True") && o.data["status"]["lastAppliedRevision"] == revision.as_str()
+        })
+        .await?;
+    }
+    assert!(config_maps.get_opt("app-cm").await?.is_some());
+
+    // Suspended: a new revision is not applied until resumed.
+    ks.patch(
+        "apps",
+        &PatchParams::default(),
+        &Patch::Merge(json!({ "spec": { "suspend": true } })),
+    )
+    .await?;
+    let second = server.commit_files(
+        "fleet",
+        &[("apps/cm.yaml", &cm("app-cm", "2"))],
+        &[],
+        "second",
+    )?;
+    request(&git, "fleet", "1").await?;
+    let revision = format!("main@sha1:{second}");
+    wait_for(&ks, "infra", WAIT, |o| {
+        o.data["status"]["lastAppliedRevision"] == revision.as_str()
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let value = config_maps.get("app-cm").await?.data.unwrap_or_default();
+    assert_eq!(value.get("value").map(String::as_str), Some("1"));
+    ks.patch(
+        "apps",
+        &PatchParams::default(),
+        &Patch::Merge(json!({ "spec": { "suspend": false } })),
+    )
+    .await?;
+    wait_for(&ks, "apps", WAIT, |o| {
+        o.data["status"]["lastAppliedRevision"] == revision.as_str()
+    })
+    .await?;
+    let value = config_maps.get("app-cm").await?.data.unwrap_or_default();
+    assert_eq!(value.get("value").map(String::as_str), Some("2"));
+    Ok(())
+}
