@@ -110,6 +110,12 @@ pub fn now() -> String {
         .unwrap_or_default()
 }
 
+/// The current time with nanoseconds, for `reconcile.fluxcd.io/requestedAt` (an opaque token
+/// that must change on every request).
+pub fn now_precise() -> String {
+    jiff::Timestamp::now().to_string()
+}
+
 /// Sets condition `kind` in `conditions`, keeping its `lastTransitionTime` when the status
 /// does not change.
 pub fn set(

@@ -73,6 +73,9 @@ pub struct ControllerArgs {
     /// Address of the /healthz and /readyz probes.
     #[arg(long, default_value = "0.0.0.0:9440", value_name = "ADDR")]
     pub health_addr: std::net::SocketAddr,
+    /// Address of the Receiver webhooks (/hook/<sha256>).
+    #[arg(long, default_value = "0.0.0.0:9292", value_name = "ADDR")]
+    pub receiver_addr: std::net::SocketAddr,
     /// Objects of each kind reconciled concurrently.
     #[arg(long, default_value_t = 4)]
     pub concurrent: u16,

@@ -6,6 +6,7 @@
 
 pub mod build;
 pub mod kustomization;
+pub mod receiver;
 mod server;
 
 use std::net::SocketAddr;
@@ -36,6 +37,8 @@ pub struct Config {
     pub storage_adv_addr: String,
     /// Where `/healthz` and `/readyz` are served.
     pub health_addr: SocketAddr,
+    /// Where Receiver webhooks (`/hook/<sha256>`) are served.
+    pub receiver_addr: SocketAddr,
     /// Objects of one kind reconciled at the same time.
     pub concurrent: u16,
     /// Watch only this namespace; all when none.
@@ -266,14 +269,49 @@ pub async fn run(
         )
         .for_each(|_| async {});
 
-    info!(storage = %config.storage_addr, health = %config.health_addr, "controller started");
+    let rcv_res = receiver::resource();
+    let rcv_controller = Controller::new_with(
+        api(&client, namespace, &rcv_res),
+        watcher::Config::default(),
+        rcv_res.clone(),
+    );
+    let receiver_server = server::receiver(
+        config.receiver_addr,
+        client.clone(),
+        rcv_controller.store(),
+        stopped(),
+    )
+    .await?;
+    let rcv_recorder = recorder.clone();
+    let rcv_res_events = rcv_res.clone();
+    let receivers = rcv_controller
+        .graceful_shutdown_on(stopped())
+        .run(
+            move |object: Arc<DynamicObject>, client: Arc<kube::Client>| {
+                let recorder = rcv_recorder.clone();
+                let resource = rcv_res_events.clone();
+                async move {
+                    let outcome = receiver::reconcile(&client, &object).await?;
+                    record(&recorder, &object, &resource, &outcome).await;
+                    Ok::<_, ReconcileError>(action(&outcome))
+                }
+            },
+            |_object, error, _ctx| {
+                warn!(%error, "Receiver reconcile failed");
+                Action::requeue(Duration::from_secs(5))
+            },
+            Arc::new(client.clone()),
+        )
+        .for_each(|_| async {});
+
+    info!(storage = %config.storage_addr, health = %config.health_addr, receiver = %config.receiver_addr, "controller started");
     let signal = tokio::spawn(async move {
         shutdown.await;
         let _ = stop_tx.send(true);
     });
-    tokio::join!(sources, appliers);
+    tokio::join!(sources, appliers, receivers);
     signal.abort();
-    let _ = tokio::join!(storage_server, health_server);
+    let _ = tokio::join!(storage_server, health_server, receiver_server);
     info!("controller stopped");
     Ok(())
 }

@@ -70,3 +70,45 @@ pub(crate) async fn health(
         .route("/readyz", get(|| async { "ok" }));
     Ok(serve(listener, app, stop))
 }
+
+#[derive(Clone)]
+struct Hooks {
+    client: kube::Client,
+    receivers: kube::runtime::reflector::Store<kube::api::DynamicObject>,
+}
+
+/// Serves Receiver webhooks at `/hook/<sha256>`.
+pub(crate) async fn receiver(
+    addr: SocketAddr,
+    client: kube::Client,
+    receivers: kube::runtime::reflector::Store<kube::api::DynamicObject>,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> Result<JoinHandle<()>, Error> {
+    let listener = listen(addr).await?;
+    let app = Router::new()
+        .route("/hook/{digest}", axum::routing::any(hook))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            crate::receiver::MAX_BODY,
+        ))
+        .with_state(Hooks { client, receivers });
+    Ok(serve(listener, app, stop))
+}
+
+async fn hook(
+    State(hooks): State<Hooks>,
+    UrlPath(digest): UrlPath<String>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> impl IntoResponse {
+    let headers = headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect();
+    let path = format!("/hook/{digest}");
+    let (code, message) =
+        crate::receiver::handle(&hooks.client, &hooks.receivers, &path, &headers, &body).await;
+    (
+        StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        message,
+    )
+}

@@ -30,6 +30,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: &ControllerArgs) -> Result<()
             .clone()
             .unwrap_or_else(|| format!("weir-controller.{namespace}.svc.cluster.local.")),
         health_addr: args.health_addr,
+        receiver_addr: args.receiver_addr,
         concurrent: args.concurrent.max(1),
         namespace: (!args.watch_all_namespaces).then_some(namespace),
         requeue_dependency,

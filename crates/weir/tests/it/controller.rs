@@ -13,8 +13,8 @@ use weir_testenv::{GitServer, TestEnv, wait_for};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-/// The controller process, killed when dropped.
-struct Controller(Child);
+/// The controller process, killed when dropped, and its webhook port.
+struct Controller(Child, u16);
 
 impl Drop for Controller {
     fn drop(&mut self) {
@@ -27,7 +27,7 @@ fn start_controller(
     env: &TestEnv,
     storage: &std::path::Path,
 ) -> Result<Controller, Box<dyn std::error::Error>> {
-    let ports = weir_testenv::process::free_ports(2)?;
+    let ports = weir_testenv::process::free_ports(3)?;
     let kubeconfig = env.control_plane.kubeconfig_path();
     let child = Command::new(env!("CARGO_BIN_EXE_weir"))
         .args([
@@ -44,12 +44,13 @@ fn start_controller(
         .arg(format!("--storage-addr=127.0.0.1:{}", ports[0]))
         .arg(format!("--storage-adv-addr=127.0.0.1:{}", ports[0]))
         .arg(format!("--health-addr=127.0.0.1:{}", ports[1]))
+        .arg(format!("--receiver-addr=127.0.0.1:{}", ports[2]))
         .args(["--requeue-dependency", "2s"])
         .env_remove("KUBECONFIG")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()?;
-    Ok(Controller(child))
+    Ok(Controller(child, ports[2]))
 }
 
 fn resource(group: &str, kind: &str, plural: &str) -> ApiResource {
@@ -396,6 +397,173 @@ async fn ssh_source_depends_on_and_suspend() -> TestResult {
     })
     .await?;
     let value = config_maps.get("app-cm").await?.data.unwrap_or_default();
+    assert_eq!(value.get("value").map(String::as_str), Some("2"));
+    Ok(())
+}
+
+/// Sends one HTTP/1.1 POST and returns the status code.
+fn post(
+    port: u16,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Result<u16, Box<dyn std::error::Error>> {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    let mut request = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes())?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let code = response
+        .split_whitespace()
+        .nth(1)
+        .ok_or("no status")?
+        .parse()?;
+    Ok(code)
+}
+
+#[tokio::test]
+async fn a_receiver_call_applies_a_push_at_once() -> TestResult {
+    let env = TestEnv::new("controller-hook").await?;
+    let ns = env.namespace().to_owned();
+    let server = GitServer::start()?;
+    server.create_repo("fleet")?;
+    let first = server.commit_files(
+        "fleet",
+        &[("apps/cm.yaml", &cm("hooked", "1"))],
+        &[],
+        "first",
+    )?;
+    let install = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .arg("--kubeconfig")
+        .arg(env.control_plane.kubeconfig_path())
+        .arg("install")
+        .env_remove("KUBECONFIG")
+        .output()?;
+    assert!(
+        install.status.success(),
+        "{}",
+        String::from_utf8_lossy(&install.stderr)
+    );
+    let storage = tempfile::tempdir()?;
+    let controller = start_controller(&env, storage.path())?;
+
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = env.api();
+    for (name, data) in [
+        (
+            "git-http",
+            json!({ "username": server.username(), "password": server.password() }),
+        ),
+        ("hook-token", json!({ "token": "s3cret-token" })),
+    ] {
+        let secret: k8s_openapi::api::core::v1::Secret =
+            serde_json::from_value(json!({ "metadata": { "name": name }, "stringData": data }))?;
+        secrets.create(&PostParams::default(), &secret).await?;
+    }
+    let git = Api::<DynamicObject>::namespaced_with(
+        env.client.clone(),
+        &ns,
+        &resource(
+            "source.toolkit.fluxcd.io",
+            "GitRepository",
+            "gitrepositories",
+        ),
+    );
+    let ks = Api::<DynamicObject>::namespaced_with(
+        env.client.clone(),
+        &ns,
+        &resource(
+            "kustomize.toolkit.fluxcd.io",
+            "Kustomization",
+            "kustomizations",
+        ),
+    );
+    let receivers = Api::<DynamicObject>::namespaced_with(
+        env.client.clone(),
+        &ns,
+        &resource("notification.toolkit.fluxcd.io", "Receiver", "receivers"),
+    );
+    // Plain HTTP this time, and an interval long enough that only the webhook can explain a
+    // prompt apply.
+    create(&git, json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+        "metadata": { "name": "fleet" },
+        "spec": { "interval": "1h", "url": server.http_url("fleet"), "ref": { "branch": "main" },
+                  "secretRef": { "name": "git-http" } },
+    })).await?;
+    create(
+        &ks,
+        json!({
+            "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+            "metadata": { "name": "apps" },
+            "spec": { "interval": "1h", "path": "./apps", "prune": true, "targetNamespace": ns,
+                      "sourceRef": { "kind": "GitRepository", "name": "fleet" } },
+        }),
+    )
+    .await?;
+    create(&receivers, json!({
+        "apiVersion": "notification.toolkit.fluxcd.io/v1", "kind": "Receiver",
+        "metadata": { "name": "gitlab" },
+        "spec": { "type": "gitlab", "events": ["Push Hook"], "secretRef": { "name": "hook-token" },
+                  "resources": [{ "kind": "GitRepository", "name": "fleet" }] },
+    })).await?;
+    let revision = format!("main@sha1:{first}");
+    wait_for(&ks, "apps", WAIT, |o| {
+        o.data["status"]["lastAppliedRevision"] == revision.as_str()
+    })
+    .await?;
+    let receiver = wait_for(&receivers, "gitlab", WAIT, |o| is(o, "Ready", "True")).await?;
+    let path = receiver.data["status"]["webhookPath"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(path.starts_with("/hook/") && path.len() == 70, "{path}");
+
+    let second = server.commit_files(
+        "fleet",
+        &[("apps/cm.yaml", &cm("hooked", "2"))],
+        &[],
+        "second",
+    )?;
+    // A wrong token is refused and triggers nothing.
+    let code = post(
+        controller.1,
+        &path,
+        &[("X-Gitlab-Token", "wrong"), ("X-Gitlab-Event", "Push Hook")],
+        "{}",
+    )?;
+    assert_eq!(code, 400);
+    assert_eq!(post(controller.1, "/hook/0000", &[], "{}")?, 404);
+
+    let started = std::time::Instant::now();
+    let code = post(
+        controller.1,
+        &path,
+        &[
+            ("X-Gitlab-Token", "s3cret-token"),
+            ("X-Gitlab-Event", "Push Hook"),
+        ],
+        "{}",
+    )?;
+    assert_eq!(code, 200);
+    let revision = format!("main@sha1:{second}");
+    wait_for(&ks, "apps", WAIT, |o| {
+        o.data["status"]["lastAppliedRevision"] == revision.as_str()
+    })
+    .await?;
+    let elapsed = started.elapsed();
+    eprintln!("webhook to applied: {} ms", elapsed.as_millis());
+    assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
+    let config_maps: Api<ConfigMap> = env.api();
+    let value = config_maps.get("hooked").await?.data.unwrap_or_default();
     assert_eq!(value.get("value").map(String::as_str), Some("2"));
     Ok(())
 }
