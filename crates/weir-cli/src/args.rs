@@ -76,6 +76,12 @@ pub struct ControllerArgs {
     /// Address of the Receiver webhooks (/hook/<sha256>).
     #[arg(long, default_value = "0.0.0.0:9292", value_name = "ADDR")]
     pub receiver_addr: std::net::SocketAddr,
+    /// Address of the Prometheus metrics (/metrics).
+    #[arg(long, default_value = "0.0.0.0:8080", value_name = "ADDR")]
+    pub metrics_addr: std::net::SocketAddr,
+    /// Compete for a Lease so that one replica reconciles at a time.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub enable_leader_election: bool,
     /// Objects of each kind reconciled concurrently.
     #[arg(long, default_value_t = 4)]
     pub concurrent: u16,

@@ -177,7 +177,7 @@ pub async fn reconcile(ctx: &Context, object: &DynamicObject) -> Result<Outcome,
     if up_to_date && let Some(remaining) = remaining(ctx, &key) {
         return Ok(Outcome {
             requeue: Some(remaining),
-            event: None,
+            ..Outcome::default()
         });
     }
 
@@ -238,6 +238,7 @@ pub async fn reconcile(ctx: &Context, object: &DynamicObject) -> Result<Outcome,
                     reason: Reason::ReconciliationSucceeded.as_str().into(),
                     message,
                 }),
+                ready: Some(true),
             }
         }
         Err(failed) => {
@@ -282,6 +283,7 @@ pub async fn reconcile(ctx: &Context, object: &DynamicObject) -> Result<Outcome,
                     reason: failed.reason.as_str().into(),
                     message: failed.message,
                 }),
+                ready: Some(false),
             }
         }
     };

@@ -6,6 +6,8 @@
 
 pub mod build;
 pub mod kustomization;
+pub mod leader;
+pub mod metrics;
 pub mod receiver;
 mod server;
 
@@ -39,6 +41,10 @@ pub struct Config {
     pub health_addr: SocketAddr,
     /// Where Receiver webhooks (`/hook/<sha256>`) are served.
     pub receiver_addr: SocketAddr,
+    /// Where Prometheus metrics (`/metrics`) are served.
+    pub metrics_addr: SocketAddr,
+    /// Compete for a Lease in this namespace before reconciling; none: reconcile at once.
+    pub leader_election: Option<String>,
     /// Objects of one kind reconciled at the same time.
     pub concurrent: u16,
     /// Watch only this namespace; all when none.
@@ -89,7 +95,39 @@ fn api(
     }
 }
 
-async fn record(
+/// What the reconcile wrappers share: where events and metrics go.
+#[derive(Clone)]
+struct Telemetry {
+    recorder: Recorder,
+    metrics: Arc<metrics::Metrics>,
+}
+
+impl Telemetry {
+    /// Records a reconcile's metrics and event.
+    async fn record(
+        &self,
+        object: &DynamicObject,
+        resource: &kube::discovery::ApiResource,
+        outcome: &Outcome,
+        took: Duration,
+    ) {
+        let id = (
+            resource.kind.as_str(),
+            object.metadata.namespace.as_deref().unwrap_or_default(),
+            object.metadata.name.as_deref().unwrap_or_default(),
+        );
+        if object.metadata.deletion_timestamp.is_some() {
+            self.metrics.forget(id.0, id.1, id.2);
+        } else {
+            let ready = outcome.ready.map(|r| if r { "True" } else { "False" });
+            let suspended = object.data["spec"]["suspend"].as_bool() == Some(true);
+            self.metrics.record(id, took, ready, suspended);
+        }
+        publish(&self.recorder, object, resource, outcome).await;
+    }
+}
+
+async fn publish(
     recorder: &Recorder,
     object: &DynamicObject,
     resource: &kube::discovery::ApiResource,
@@ -156,12 +194,57 @@ pub async fn run(
     };
     let storage_server = server::storage(config.storage_addr, artifacts.clone(), stopped()).await?;
     let health_server = server::health(config.health_addr, stopped()).await?;
+    let metrics = Arc::new(metrics::Metrics::default());
+    let metrics_server =
+        server::metrics(config.metrics_addr, Arc::clone(&metrics), stopped()).await?;
+
+    // Stop on the caller's signal, or when leadership is lost.
+    let election = config.leader_election.as_ref().map(|namespace| {
+        let identity = std::env::var("POD_NAME").unwrap_or_else(|_| {
+            format!(
+                "weir-{}-{}",
+                std::process::id(),
+                jiff::Timestamp::now().as_millisecond()
+            )
+        });
+        leader::Election::new(
+            client.clone(),
+            namespace,
+            "weir-controller-leader-election",
+            &identity,
+        )
+    });
+    let (lost_tx, lost_rx) = tokio::sync::oneshot::channel::<()>();
+    let signal = tokio::spawn(async move {
+        tokio::select! {
+            () = shutdown => {}
+            _ = lost_rx => {}
+        }
+        let _ = stop_tx.send(true);
+    });
+    if let Some(election) = &election {
+        tokio::select! {
+            () = election.acquire() => {}
+            () = stopped() => {
+                let _ = tokio::join!(storage_server, health_server, metrics_server);
+                return Ok(());
+            }
+        }
+        let holder = election.clone();
+        tokio::spawn(async move {
+            holder.hold().await;
+            let _ = lost_tx.send(());
+        });
+    }
 
     let reporter = Reporter {
         controller: "weir-controller".into(),
         instance: std::env::var("POD_NAME").ok(),
     };
-    let recorder = Recorder::new(client.clone(), reporter);
+    let telemetry = Telemetry {
+        recorder: Recorder::new(client.clone(), reporter),
+        metrics,
+    };
     let concurrency = controller::Config::default().concurrency(config.concurrent);
     let namespace = config.namespace.as_deref();
 
@@ -171,7 +254,7 @@ pub async fn run(
         storage.clone(),
         work.join("git"),
     ));
-    let git_recorder = recorder.clone();
+    let git_recorder = telemetry.clone();
     let git_res_events = git_res.clone();
     let sources = Controller::new_with(
         api(&client, namespace, &git_res),
@@ -185,8 +268,11 @@ pub async fn run(
             let recorder = git_recorder.clone();
             let resource = git_res_events.clone();
             async move {
+                let started = std::time::Instant::now();
                 let outcome = git_repository::reconcile(&ctx, &object).await?;
-                record(&recorder, &object, &resource, &outcome).await;
+                recorder
+                    .record(&object, &resource, &outcome, started.elapsed())
+                    .await;
                 Ok::<_, ReconcileError>(action(&outcome))
             }
         },
@@ -211,7 +297,7 @@ pub async fn run(
     let store = ks_controller.store();
     let ks_res_map = ks_res.clone();
     let ks_res_events = ks_res.clone();
-    let ks_recorder = recorder.clone();
+    let ks_recorder = telemetry.clone();
     let appliers = ks_controller
         .watches_with(
             api(&client, namespace, &git_res),
@@ -256,8 +342,11 @@ pub async fn run(
                 let recorder = ks_recorder.clone();
                 let resource = ks_res_events.clone();
                 async move {
+                    let started = std::time::Instant::now();
                     let outcome = kustomization::reconcile(&ctx, &object).await?;
-                    record(&recorder, &object, &resource, &outcome).await;
+                    recorder
+                        .record(&object, &resource, &outcome, started.elapsed())
+                        .await;
                     Ok::<_, ReconcileError>(action(&outcome))
                 }
             },
@@ -282,7 +371,7 @@ pub async fn run(
         stopped(),
     )
     .await?;
-    let rcv_recorder = recorder.clone();
+    let rcv_recorder = telemetry.clone();
     let rcv_res_events = rcv_res.clone();
     let receivers = rcv_controller
         .graceful_shutdown_on(stopped())
@@ -291,8 +380,11 @@ pub async fn run(
                 let recorder = rcv_recorder.clone();
                 let resource = rcv_res_events.clone();
                 async move {
+                    let started = std::time::Instant::now();
                     let outcome = receiver::reconcile(&client, &object).await?;
-                    record(&recorder, &object, &resource, &outcome).await;
+                    recorder
+                        .record(&object, &resource, &outcome, started.elapsed())
+                        .await;
                     Ok::<_, ReconcileError>(action(&outcome))
                 }
             },
@@ -305,13 +397,17 @@ pub async fn run(
         .for_each(|_| async {});
 
     info!(storage = %config.storage_addr, health = %config.health_addr, receiver = %config.receiver_addr, "controller started");
-    let signal = tokio::spawn(async move {
-        shutdown.await;
-        let _ = stop_tx.send(true);
-    });
     tokio::join!(sources, appliers, receivers);
     signal.abort();
-    let _ = tokio::join!(storage_server, health_server, receiver_server);
+    if let Some(election) = &election {
+        election.release().await;
+    }
+    let _ = tokio::join!(
+        storage_server,
+        health_server,
+        receiver_server,
+        metrics_server
+    );
     info!("controller stopped");
     Ok(())
 }

@@ -87,6 +87,7 @@ pub async fn reconcile(
             Outcome {
                 requeue: Some(interval),
                 event: None,
+                ready: Some(true),
             }
         }
         Err(message) => {
@@ -106,6 +107,7 @@ pub async fn reconcile(
                     reason: Reason::TokenNotFound.as_str().into(),
                     message,
                 }),
+                ready: Some(false),
             }
         }
     };

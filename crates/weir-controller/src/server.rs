@@ -112,3 +112,29 @@ async fn hook(
         message,
     )
 }
+
+/// Serves Prometheus metrics at `/metrics`.
+pub(crate) async fn metrics(
+    addr: SocketAddr,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> Result<JoinHandle<()>, Error> {
+    let listener = listen(addr).await?;
+    let app = Router::new()
+        .route(
+            "/metrics",
+            get(
+                |State(m): State<std::sync::Arc<crate::metrics::Metrics>>| async move {
+                    (
+                        [(
+                            axum::http::header::CONTENT_TYPE,
+                            "text/plain; version=0.0.4",
+                        )],
+                        m.render(),
+                    )
+                },
+            ),
+        )
+        .with_state(metrics);
+    Ok(serve(listener, app, stop))
+}

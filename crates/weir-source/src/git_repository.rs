@@ -132,6 +132,7 @@ pub async fn reconcile(ctx: &Context, object: &DynamicObject) -> Result<Outcome,
             Ok(Outcome {
                 requeue: Some(interval),
                 event,
+                ready: Some(true),
             })
         }
         Err((reason, message)) => {
@@ -171,6 +172,7 @@ pub async fn reconcile(ctx: &Context, object: &DynamicObject) -> Result<Outcome,
                     reason: reason.as_str().to_owned(),
                     message,
                 }),
+                ready: Some(false),
             })
         }
     }

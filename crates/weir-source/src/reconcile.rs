@@ -26,6 +26,8 @@ pub struct Outcome {
     pub requeue: Option<Duration>,
     /// An event to record.
     pub event: Option<Event>,
+    /// The object's `Ready` status afterwards, for the metrics; none when unchanged.
+    pub ready: Option<bool>,
 }
 
 /// Back-off after `failures` consecutive failures: 2 s doubling, at most `interval`.

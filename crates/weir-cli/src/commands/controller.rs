@@ -31,6 +31,8 @@ pub(crate) async fn run(global: &GlobalArgs, args: &ControllerArgs) -> Result<()
             .unwrap_or_else(|| format!("weir-controller.{namespace}.svc.cluster.local.")),
         health_addr: args.health_addr,
         receiver_addr: args.receiver_addr,
+        metrics_addr: args.metrics_addr,
+        leader_election: args.enable_leader_election.then(|| namespace.clone()),
         concurrent: args.concurrent.max(1),
         namespace: (!args.watch_all_namespaces).then_some(namespace),
         requeue_dependency,

@@ -13,8 +13,8 @@ use weir_testenv::{GitServer, TestEnv, wait_for};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-/// The controller process, killed when dropped, and its webhook port.
-struct Controller(Child, u16);
+/// The controller process, killed when dropped, its webhook port and its metrics port.
+struct Controller(Child, u16, u16);
 
 impl Drop for Controller {
     fn drop(&mut self) {
@@ -27,7 +27,7 @@ fn start_controller(
     env: &TestEnv,
     storage: &std::path::Path,
 ) -> Result<Controller, Box<dyn std::error::Error>> {
-    let ports = weir_testenv::process::free_ports(3)?;
+    let ports = weir_testenv::process::free_ports(4)?;
     let kubeconfig = env.control_plane.kubeconfig_path();
     let child = Command::new(env!("CARGO_BIN_EXE_weir"))
         .args([
@@ -45,12 +45,13 @@ fn start_controller(
         .arg(format!("--storage-adv-addr=127.0.0.1:{}", ports[0]))
         .arg(format!("--health-addr=127.0.0.1:{}", ports[1]))
         .arg(format!("--receiver-addr=127.0.0.1:{}", ports[2]))
+        .arg(format!("--metrics-addr=127.0.0.1:{}", ports[3]))
         .args(["--requeue-dependency", "2s"])
         .env_remove("KUBECONFIG")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()?;
-    Ok(Controller(child, ports[2]))
+    Ok(Controller(child, ports[2], ports[3]))
 }
 
 fn resource(group: &str, kind: &str, plural: &str) -> ApiResource {
@@ -408,10 +409,21 @@ fn post(
     headers: &[(&str, &str)],
     body: &str,
 ) -> Result<u16, Box<dyn std::error::Error>> {
+    Ok(http(port, "POST", path, headers, body)?.0)
+}
+
+/// Sends one HTTP/1.1 request and returns the status code and the body.
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Result<(u16, String), Box<dyn std::error::Error>> {
     use std::io::{Read as _, Write as _};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
     let mut request = format!(
-        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
     );
     for (k, v) in headers {
@@ -427,7 +439,11 @@ fn post(
         .nth(1)
         .ok_or("no status")?
         .parse()?;
-    Ok(code)
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Ok((code, body))
 }
 
 #[tokio::test]
@@ -565,5 +581,20 @@ async fn a_receiver_call_applies_a_push_at_once() -> TestResult {
     let config_maps: Api<ConfigMap> = env.api();
     let value = config_maps.get("hooked").await?.data.unwrap_or_default();
     assert_eq!(value.get("value").map(String::as_str), Some("2"));
+
+    // Flux's metric names, per object.
+    let (code, metrics) = http(controller.2, "GET", "/metrics", &[], "")?;
+    assert_eq!(code, 200);
+    let apps = format!("kind=\"Kustomization\",name=\"apps\",namespace=\"{ns}\"");
+    assert!(
+        metrics.contains(&format!("gotk_reconcile_duration_seconds_count{{{apps}}}")),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!(
+            "gotk_reconcile_condition{{{apps},status=\"True\",type=\"Ready\"}} 1"
+        )),
+        "{metrics}"
+    );
     Ok(())
 }

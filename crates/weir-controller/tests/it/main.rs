@@ -1,0 +1,3 @@
+//! The controller's parts against the real API server.
+
+mod leader;
