@@ -48,6 +48,23 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Delete everything an inventory recorded.
     Delete(DeleteArgs),
+    /// Show GitRepositories, Kustomizations and Receivers with their state, like `flux get`.
+    #[command(subcommand)]
+    Get(GetCommand),
+    /// Ask for an immediate reconcile and wait for its outcome, like `flux reconcile`.
+    #[command(subcommand)]
+    Reconcile(ReconcileCommand),
+    /// Stop reconciling an object until resumed.
+    #[command(subcommand)]
+    Suspend(TargetCommand),
+    /// Resume a suspended object and wait for its reconcile.
+    #[command(subcommand)]
+    Resume(TargetCommand),
+    /// Show the Kubernetes Events of Flux objects, oldest first.
+    Events(EventsArgs),
+    /// Show what a Kustomization applied, nested Kustomizations included.
+    #[command(subcommand)]
+    Tree(TreeCommand),
     /// Run the in-cluster controller: reconcile GitRepositories and Kustomizations.
     Controller(ControllerArgs),
     /// Install Weir's CustomResourceDefinitions (Flux-compatible GitRepository, Kustomization,
@@ -56,6 +73,122 @@ pub enum Command {
     /// Show what `weir apply` would change (server-side dry run); exit status 1 when something
     /// would change. Secret values are masked.
     Diff(DiffArgs),
+}
+
+/// `weir get ...`.
+#[derive(Debug, Subcommand)]
+pub enum GetCommand {
+    /// Sources.
+    #[command(subcommand)]
+    Sources(GetSources),
+    /// Kustomizations.
+    #[command(visible_alias = "ks", alias = "kustomization")]
+    Kustomizations(GetArgs),
+    /// Receivers.
+    #[command(alias = "receiver")]
+    Receivers(GetArgs),
+    /// Every kind.
+    All(GetArgs),
+}
+
+/// `weir get sources ...`.
+#[derive(Debug, Subcommand)]
+pub enum GetSources {
+    /// GitRepositories.
+    Git(GetArgs),
+}
+
+/// Options of `weir get`.
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// Only this object.
+    pub name: Option<String>,
+    /// In every namespace.
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = TableOrJson::Table)]
+    pub output: TableOrJson,
+}
+
+/// `weir reconcile ...`.
+#[derive(Debug, Subcommand)]
+pub enum ReconcileCommand {
+    /// A source.
+    #[command(subcommand)]
+    Source(SourceTarget),
+    /// A Kustomization.
+    #[command(visible_alias = "ks")]
+    Kustomization(ReconcileKustomization),
+    /// A Receiver.
+    Receiver(NameArgs),
+}
+
+/// `weir reconcile source ...` (and suspend/resume).
+#[derive(Debug, Subcommand)]
+pub enum SourceTarget {
+    /// A GitRepository.
+    Git(NameArgs),
+}
+
+/// One object by name, with how long to wait.
+#[derive(Debug, Args)]
+pub struct NameArgs {
+    /// Its name.
+    pub name: String,
+    /// Seconds to wait for the reconcile.
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    pub timeout: u64,
+}
+
+/// `weir reconcile kustomization`.
+#[derive(Debug, Args)]
+pub struct ReconcileKustomization {
+    /// The object.
+    #[command(flatten)]
+    pub target: NameArgs,
+    /// Reconcile its source first.
+    #[arg(long)]
+    pub with_source: bool,
+}
+
+/// `weir suspend|resume ...`.
+#[derive(Debug, Subcommand)]
+pub enum TargetCommand {
+    /// A source.
+    #[command(subcommand)]
+    Source(SourceTarget),
+    /// A Kustomization.
+    #[command(visible_alias = "ks")]
+    Kustomization(NameArgs),
+    /// A Receiver.
+    Receiver(NameArgs),
+}
+
+/// `weir events`.
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Only the events of this object, `Kind/name`.
+    #[arg(long = "for", value_name = "KIND/NAME")]
+    pub for_object: Option<String>,
+    /// In every namespace.
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+}
+
+/// `weir tree ...`.
+#[derive(Debug, Subcommand)]
+pub enum TreeCommand {
+    /// A Kustomization's inventory.
+    #[command(visible_alias = "ks")]
+    Kustomization(TreeArgs),
+}
+
+/// `weir tree kustomization`.
+#[derive(Debug, Args)]
+pub struct TreeArgs {
+    /// The Kustomization.
+    pub name: String,
 }
 
 /// `weir controller`, with Flux's flag names where they exist.

@@ -14,6 +14,7 @@ use crate::env;
 pub(crate) const DEFAULT_NAMESPACE: &str = "flux-system";
 
 /// A client and what it was built from, for messages.
+#[derive(Clone)]
 pub(crate) struct Connection {
     /// The client.
     pub(crate) client: kube::Client,
@@ -24,7 +25,6 @@ pub(crate) struct Connection {
     /// The API server URL.
     pub(crate) server: String,
     /// The namespace to act in.
-    #[allow(dead_code, reason = "used by the commands that act in a namespace")]
     pub(crate) namespace: String,
 }
 

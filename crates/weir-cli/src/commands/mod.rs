@@ -3,6 +3,7 @@
 mod apply;
 mod check;
 mod controller;
+mod flux;
 mod install;
 mod kustomize;
 mod version;
@@ -19,6 +20,12 @@ pub(crate) async fn run(cli: Cli) -> Result<(), Hinted> {
         Command::Apply(args) => apply::apply(&cli.global, &args).await,
         Command::Delete(args) => apply::delete(&cli.global, &args).await,
         Command::Diff(args) => apply::diff(&cli.global, &args).await,
+        Command::Get(args) => flux::get(&cli.global, &args).await,
+        Command::Reconcile(args) => flux::reconcile(&cli.global, &args).await,
+        Command::Suspend(args) => flux::suspend(&cli.global, &args, true).await,
+        Command::Resume(args) => flux::suspend(&cli.global, &args, false).await,
+        Command::Events(args) => flux::events(&cli.global, &args).await,
+        Command::Tree(args) => flux::tree(&cli.global, &args).await,
         Command::Controller(args) => controller::run(&cli.global, &args).await,
         Command::Install(args) => install::run(&cli.global, &args).await,
     }

@@ -365,21 +365,51 @@ async fn ssh_source_depends_on_and_suspend() -> TestResult {
     }
     assert!(config_maps.get_opt("app-cm").await?.is_some());
 
+    // The CLI: get, suspend, reconcile, resume, tree, events.
+    let kubeconfig = env.control_plane.kubeconfig_path();
+    let weir = |args: &[&str]| -> Result<(bool, String, String), Box<dyn std::error::Error>> {
+        let out = Command::new(env!("CARGO_BIN_EXE_weir"))
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .args(["-n", &ns])
+            .args(args)
+            .env_remove("KUBECONFIG")
+            .output()?;
+        Ok((
+            out.status.success(),
+            String::from_utf8(out.stdout)?,
+            String::from_utf8(out.stderr)?,
+        ))
+    };
+    let (ok, out, err) = weir(&["get", "kustomizations"])?;
+    assert!(ok, "{err}");
+    let apps_line = out
+        .lines()
+        .find(|l| l.starts_with("apps"))
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        apps_line.contains(&revision) && apps_line.contains("True"),
+        "{out}"
+    );
+    assert!(out.starts_with("NAME"), "{out}");
+
     // Suspended: a new revision is not applied until resumed.
-    ks.patch(
-        "apps",
-        &PatchParams::default(),
-        &Patch::Merge(json!({ "spec": { "suspend": true } })),
-    )
-    .await?;
+    let (ok, _, err) = weir(&["suspend", "kustomization", "apps"])?;
+    assert!(ok, "{err}");
     let second = server.commit_files(
         "fleet",
         &[("apps/cm.yaml", &cm("app-cm", "2"))],
         &[],
         "second",
     )?;
-    request(&git, "fleet", "1").await?;
     let revision = format!("main@sha1:{second}");
+    let (ok, _, err) = weir(&["reconcile", "source", "git", "fleet", "--timeout", "60"])?;
+    assert!(ok, "{err}");
+    assert!(
+        err.contains(&format!("fetched revision {revision}")),
+        "{err}"
+    );
     wait_for(&ks, "infra", WAIT, |o| {
         o.data["status"]["lastAppliedRevision"] == revision.as_str()
     })
@@ -387,18 +417,27 @@ async fn ssh_source_depends_on_and_suspend() -> TestResult {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let value = config_maps.get("app-cm").await?.data.unwrap_or_default();
     assert_eq!(value.get("value").map(String::as_str), Some("1"));
-    ks.patch(
-        "apps",
-        &PatchParams::default(),
-        &Patch::Merge(json!({ "spec": { "suspend": false } })),
-    )
-    .await?;
-    wait_for(&ks, "apps", WAIT, |o| {
-        o.data["status"]["lastAppliedRevision"] == revision.as_str()
-    })
-    .await?;
+    let (ok, _, err) = weir(&["resume", "kustomization", "apps", "--timeout", "60"])?;
+    assert!(ok, "{err}");
+    assert!(
+        err.contains(&format!("applied revision {revision}")),
+        "{err}"
+    );
     let value = config_maps.get("app-cm").await?.data.unwrap_or_default();
     assert_eq!(value.get("value").map(String::as_str), Some("2"));
+
+    let (ok, out, err) = weir(&["tree", "kustomization", "apps"])?;
+    assert!(ok, "{err}");
+    assert_eq!(
+        out,
+        format!("Kustomization/{ns}/apps\n└── ConfigMap/{ns}/app-cm\n")
+    );
+    let (ok, out, err) = weir(&["events", "--for", "Kustomization/apps"])?;
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("ReconciliationSucceeded") && out.contains("DependencyNotReady"),
+        "{out}"
+    );
     Ok(())
 }
 
