@@ -1,8 +1,6 @@
 //! The Kustomization reconciler: source artifact in, objects applied, status as Flux writes it.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use kube::api::{Api, DynamicObject};
@@ -16,7 +14,8 @@ use weir_apply::{Action, ChangeSet, ChangeSetEntry, Entry, Inventory, Manager, O
 use weir_object::{GroupKind, ObjectId};
 use weir_source::Storage;
 use weir_source::reconcile::{
-    Event, Failures, Outcome, backoff, conditions_of, patch_status, status_of, text,
+    Due, Event, Failures, Outcome, backoff, conditions_of, patch_status, request_pending,
+    status_of, text,
 };
 
 /// The Kustomization API resource.
@@ -41,7 +40,7 @@ pub struct Context {
     pub no_cross_namespace_refs: bool,
     manager: Manager,
     /// When each object is next due, to tell a real trigger from the echo of a status write.
-    due: Mutex<HashMap<String, Instant>>,
+    due: Due,
     failures: Failures,
 }
 
@@ -65,7 +64,7 @@ impl Context {
             work_dir,
             requeue_dependency: Duration::from_secs(30),
             no_cross_namespace_refs: false,
-            due: Mutex::new(HashMap::new()),
+            due: Due::default(),
             failures: Failures::default(),
         }
     }
@@ -89,6 +88,8 @@ struct Failure {
     requeue: Option<Duration>,
     /// The inventory to record (what is known to be applied).
     inventory: Option<Inventory>,
+    /// Retrying cannot help until the object changes: mark it Stalled and wait.
+    terminal: bool,
 }
 
 fn failure(reason: Reason, message: impl Into<String>) -> Failure {
@@ -97,6 +98,8 @@ fn failure(reason: Reason, message: impl Into<String>) -> Failure {
         message: message.into(),
         requeue: None,
         inventory: None,
+        // A forbidden reference stays forbidden until the spec or the flags change.
+        terminal: reason == Reason::AccessDenied,
     }
 }
 
@@ -147,8 +150,7 @@ pub async fn reconcile(ctx: &Context, object: &DynamicObject) -> Result<Outcome,
         .as_ref()
         .and_then(|a| a.get(weir_api::RECONCILE_REQUESTED_AT))
         .cloned();
-    let handled = status.get("lastHandledReconcileAt").and_then(Value::as_str);
-    let request_pending = requested.is_some() && requested.as_deref() != handled;
+    let pending = request_pending(object);
     if let Some(requested) = &requested {
         status.insert("lastHandledReconcileAt".into(), json!(requested));
     }
@@ -171,10 +173,10 @@ pub async fn reconcile(ctx: &Context, object: &DynamicObject) -> Result<Outcome,
         .and_then(Value::as_str)
         .map(str::to_owned);
     let up_to_date = status.get("observedGeneration").and_then(Value::as_i64) == Some(generation)
-        && !request_pending
+        && !pending
         && revision.is_some()
         && status.get("lastAttemptedRevision").and_then(Value::as_str) == revision.as_deref();
-    if up_to_date && let Some(remaining) = remaining(ctx, &key) {
+    if up_to_date && let Some(remaining) = ctx.due.remaining(&key) {
         return Ok(Outcome {
             requeue: Some(remaining),
             ..Outcome::default()
@@ -252,14 +254,28 @@ pub async fn reconcile(ctx: &Context, object: &DynamicObject) -> Result<Outcome,
                 &failed.message,
                 generation,
             );
-            status::set(
-                &mut conditions,
-                ConditionType::Reconciling,
-                true,
-                Reason::ProgressingWithRetry,
-                &failed.message,
-                generation,
-            );
+            if failed.terminal {
+                status::set(
+                    &mut conditions,
+                    ConditionType::Stalled,
+                    true,
+                    failed.reason,
+                    &failed.message,
+                    generation,
+                );
+                status::remove(&mut conditions, ConditionType::Reconciling);
+                status.insert("observedGeneration".into(), json!(generation));
+            } else {
+                status::remove(&mut conditions, ConditionType::Stalled);
+                status::set(
+                    &mut conditions,
+                    ConditionType::Reconciling,
+                    true,
+                    Reason::ProgressingWithRetry,
+                    &failed.message,
+                    generation,
+                );
+            }
             if failed.reason == Reason::HealthCheckFailed {
                 status::set(
                     &mut conditions,
@@ -277,7 +293,9 @@ pub async fn reconcile(ctx: &Context, object: &DynamicObject) -> Result<Outcome,
                 .and_then(weir_api::duration::parse)
                 .unwrap_or(interval);
             Outcome {
-                requeue: Some(failed.requeue.unwrap_or_else(|| backoff(failures, retry))),
+                // Terminal: nothing until the object changes.
+                requeue: (!failed.terminal)
+                    .then(|| failed.requeue.unwrap_or_else(|| backoff(failures, retry))),
                 event: Some(Event {
                     warning: true,
                     reason: failed.reason.as_str().into(),
@@ -290,19 +308,9 @@ pub async fn reconcile(ctx: &Context, object: &DynamicObject) -> Result<Outcome,
     status.insert("conditions".into(), Value::Array(conditions));
     patch_status(&api, &name, status).await?;
     if let Some(requeue) = outcome.requeue {
-        ctx.due
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key, Instant::now() + requeue);
+        ctx.due.set(&key, requeue);
     }
     Ok(outcome)
-}
-
-/// The time left before `key` is due, or none when it is due now.
-fn remaining(ctx: &Context, key: &str) -> Option<Duration> {
-    let due = *ctx.due.lock().unwrap_or_else(|e| e.into_inner()).get(key)?;
-    due.checked_duration_since(Instant::now())
-        .filter(|d| !d.is_zero())
 }
 
 /// The source object of a Kustomization, or the failure to report.
@@ -319,10 +327,13 @@ async fn source(ctx: &Context, namespace: &str, spec: &Value) -> Result<Value, F
         ));
     }
     if kind != "GitRepository" {
-        return Err(failure(
-            Reason::ArtifactFailed,
-            format!("source kind {kind} is not supported yet (only GitRepository)"),
-        ));
+        return Err(Failure {
+            terminal: true,
+            ..failure(
+                Reason::ArtifactFailed,
+                format!("source kind {kind} is not supported yet (only GitRepository)"),
+            )
+        });
     }
     let api: Api<DynamicObject> = Api::namespaced_with(
         ctx.client.clone(),

@@ -14,7 +14,8 @@ use weir_api::status::{self, ConditionType, Reason};
 use weir_git::{Credentials, Reference};
 
 use crate::reconcile::{
-    Event, Failures, Outcome, backoff, conditions_of, patch_status, status_of, text,
+    Due, Event, Failures, Outcome, backoff, conditions_of, patch_status, request_pending,
+    status_of, text,
 };
 use crate::storage::{Storage, ignore_rules};
 
@@ -36,6 +37,7 @@ pub struct Context {
     pub work_dir: PathBuf,
     /// Consecutive failures per object, for the retry back-off.
     failures: Failures,
+    due: Due,
 }
 
 impl std::fmt::Debug for Context {
@@ -55,6 +57,7 @@ impl Context {
             storage,
             work_dir,
             failures: Failures::default(),
+            due: Due::default(),
         }
     }
 }
@@ -95,6 +98,16 @@ pub async fn reconcile(ctx: &Context, object: &DynamicObject) -> Result<Outcome,
     let timeout = text(&spec, "/timeout")
         .and_then(weir_api::duration::parse)
         .unwrap_or(Duration::from_secs(60));
+    // The echo of our own status write: nothing to do before the interval.
+    let settled = !request_pending(object)
+        && status.get("observedGeneration").and_then(Value::as_i64) == Some(generation)
+        && status.contains_key("artifact");
+    if settled && let Some(remaining) = ctx.due.remaining(&key) {
+        return Ok(Outcome {
+            requeue: Some(remaining),
+            ..Outcome::default()
+        });
+    }
 
     match fetch_and_store(ctx, &namespace, &name, &spec, &status, timeout).await {
         Ok((artifact, event)) => {
@@ -129,6 +142,7 @@ pub async fn reconcile(ctx: &Context, object: &DynamicObject) -> Result<Outcome,
                 None => status.remove("observedIgnore"),
             };
             patch_status(&api, &name, status).await?;
+            ctx.due.set(&key, interval);
             Ok(Outcome {
                 requeue: Some(interval),
                 event,
@@ -165,8 +179,10 @@ pub async fn reconcile(ctx: &Context, object: &DynamicObject) -> Result<Outcome,
             );
             status.insert("conditions".into(), Value::Array(conditions));
             patch_status(&api, &name, status).await?;
+            let retry = backoff(failures, interval);
+            ctx.due.set(&key, retry);
             Ok(Outcome {
-                requeue: Some(backoff(failures, interval)),
+                requeue: Some(retry),
                 event: Some(Event {
                     warning: true,
                     reason: reason.as_str().to_owned(),

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde_json::{Map, Value, json};
@@ -53,6 +53,43 @@ impl Failures {
     pub fn succeeded(&self, key: &str) {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
     }
+}
+
+/// When each object is next due, to tell a real trigger (a change, a reconcile request) from
+/// the echo of the controller's own status write, which needs no work.
+#[derive(Debug, Default)]
+pub struct Due(Mutex<HashMap<String, Instant>>);
+
+impl Due {
+    /// Records that `key` is next due `after` from now.
+    pub fn set(&self, key: &str, after: Duration) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.to_owned(), Instant::now() + after);
+    }
+
+    /// The time left before `key` is due; none when it is due (or unknown).
+    pub fn remaining(&self, key: &str) -> Option<Duration> {
+        let due = *self.0.lock().unwrap_or_else(|e| e.into_inner()).get(key)?;
+        due.checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+    }
+}
+
+/// Whether `object` carries a `reconcile.fluxcd.io/requestedAt` value its status has not
+/// acknowledged yet.
+pub fn request_pending(object: &DynamicObject) -> bool {
+    let requested = object
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(weir_api::RECONCILE_REQUESTED_AT));
+    let handled = object
+        .data
+        .pointer("/status/lastHandledReconcileAt")
+        .and_then(Value::as_str);
+    requested.is_some_and(|r| Some(r.as_str()) != handled)
 }
 
 /// The string at JSON `pointer` in `value`.
