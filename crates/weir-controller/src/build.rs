@@ -2,6 +2,7 @@
 //! kustomization, add the Kustomization's own overlay (namespace, prefix, patches, images...),
 //! build with Weir's kustomize engine, and label every object with its owner.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::Read as _;
 use std::path::{Component, Path, PathBuf};
@@ -33,14 +34,22 @@ fn build_failed(message: String) -> BuildError {
     }
 }
 
-/// Unpacks `tarball` (checking its `digest`) under `work` and builds the objects of the
-/// Kustomization `spec`, labelled as owned by `owner` (name, namespace).
+/// Post-build variables: name to value, and whether an unset variable is an error.
+pub type Variables = (BTreeMap<String, String>, bool);
+
+/// The annotation or label that exempts an object from post-build substitution.
+const SUBSTITUTE_KEY: &str = "kustomize.toolkit.fluxcd.io/substitute";
+
+/// Unpacks `tarball` (checking its `digest`) under `work`, builds the objects of the
+/// Kustomization `spec`, substitutes `variables` (none: no substitution) and labels every
+/// object as owned by `owner` (name, namespace).
 pub fn objects(
     tarball: &Path,
     digest: &str,
     spec: &Value,
     work: &Path,
     owner: (&str, &str),
+    variables: Option<&Variables>,
 ) -> Result<Vec<Map<String, Value>>, BuildError> {
     let bytes = fs::read(tarball).map_err(|e| {
         artifact_failed(format!(
@@ -93,6 +102,11 @@ pub fn objects(
     )
     .map_err(|e| build_failed(strip_root(&e.to_string(), &root)))?;
     let mut objects = output.resources;
+    if let Some(variables) = variables {
+        for object in &mut objects {
+            substitute(object, variables)?;
+        }
+    }
     for object in &mut objects {
         let metadata = object
             .entry("metadata")
@@ -108,6 +122,66 @@ pub fn objects(
         }
     }
     Ok(objects)
+}
+
+/// Substitutes `${...}` expressions in one object, unless it opts out with the
+/// `kustomize.toolkit.fluxcd.io/substitute: disabled` annotation or label.
+fn substitute(
+    object: &mut Map<String, Value>,
+    (vars, strict): &Variables,
+) -> Result<(), BuildError> {
+    let metadata = object.get("metadata");
+    let disabled = ["annotations", "labels"].iter().any(|field| {
+        metadata
+            .and_then(|m| m.get(*field))
+            .and_then(|m| m.get(SUBSTITUTE_KEY))
+            .and_then(Value::as_str)
+            .is_some_and(|v| v.eq_ignore_ascii_case("disabled"))
+    });
+    if disabled {
+        return Ok(());
+    }
+    let text = weir_object::yaml::to_yaml(&Value::Object(object.clone()));
+    if !text.contains("${") {
+        return Ok(());
+    }
+    let id = describe(object);
+    let lookup = |name: &str| vars.get(name).cloned();
+    let result = weir_envsubst::substitute(&text, &lookup, *strict)
+        .map_err(|e| build_failed(format!("post build failed for '{id}': {e}")))?;
+    let mut docs = weir_object::yaml::parse_documents(&id, &result).map_err(|e| {
+        build_failed(format!(
+            "post build failed for '{id}': the result is not YAML: {e}"
+        ))
+    })?;
+    match docs.pop().map(|d| d.value) {
+        Some(Value::Object(map)) if docs.is_empty() => {
+            *object = map;
+            Ok(())
+        }
+        _ => Err(build_failed(format!(
+            "post build failed for '{id}': the result is not one object"
+        ))),
+    }
+}
+
+/// `Kind/namespace/name` of an object, for messages.
+fn describe(object: &Map<String, Value>) -> String {
+    let kind = object
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let metadata = object.get("metadata");
+    let field = |f: &str| {
+        metadata
+            .and_then(|m| m.get(f))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    };
+    match field("namespace") {
+        "" => format!("{kind}/{}", field("name")),
+        ns => format!("{kind}/{ns}/{}", field("name")),
+    }
 }
 
 /// Error messages name files relative to the source root, as they are in Git.

@@ -38,6 +38,9 @@ pub struct Context {
     pub requeue_dependency: Duration,
     /// Refuse sources and dependencies in other namespaces.
     pub no_cross_namespace_refs: bool,
+    /// Post-build substitution fails on a variable without value or default (Flux's
+    /// `StrictPostBuildSubstitutions` feature gate).
+    pub strict_substitutions: bool,
     manager: Manager,
     /// When each object is next due, to tell a real trigger from the echo of a status write.
     due: Due,
@@ -64,6 +67,7 @@ impl Context {
             work_dir,
             requeue_dependency: Duration::from_secs(30),
             no_cross_namespace_refs: false,
+            strict_substitutions: false,
             due: Due::default(),
             failures: Failures::default(),
         }
@@ -392,11 +396,19 @@ async fn run(
         )));
     }
     let digest = artifact["digest"].as_str().unwrap_or_default().to_owned();
+    let variables = variables(ctx, &namespace, spec).await?;
     let work = ctx.work_dir.join(&namespace).join(&name);
     let objects = {
         let (spec, name, namespace) = (spec.clone(), name.clone(), namespace.clone());
         tokio::task::spawn_blocking(move || {
-            crate::build::objects(&tarball, &digest, &spec, &work, (&name, &namespace))
+            crate::build::objects(
+                &tarball,
+                &digest,
+                &spec,
+                &work,
+                (&name, &namespace),
+                variables.as_ref(),
+            )
         })
         .await
         .map_err(|e| failure(Reason::BuildFailed, e.to_string()))?
@@ -460,6 +472,85 @@ async fn run(
             .map_err(|e| failure(Reason::HealthCheckFailed, e.to_string()))?;
     }
     Ok((revision, set))
+}
+
+/// The post-build variables of `spec.postBuild`: each `substituteFrom` in order, then
+/// `substitute`, later ones winning; none when there is nothing to substitute.
+async fn variables(
+    ctx: &Context,
+    namespace: &str,
+    spec: &Value,
+) -> Result<Option<crate::build::Variables>, Failure> {
+    let post = &spec["postBuild"];
+    if post.is_null() {
+        return Ok(None);
+    }
+    let mut vars = std::collections::BTreeMap::new();
+    for source in post["substituteFrom"].as_array().into_iter().flatten() {
+        let kind = source["kind"].as_str().unwrap_or_default();
+        let name = source["name"].as_str().unwrap_or_default();
+        let optional = source["optional"].as_bool() == Some(true);
+        let failed = |why: String| {
+            failure(
+                Reason::BuildFailed,
+                format!("substitute from '{kind}/{name}' error: {why}"),
+            )
+        };
+        let data: Option<Vec<(String, String)>> = match kind {
+            "ConfigMap" => {
+                let api: Api<k8s_openapi::api::core::v1::ConfigMap> =
+                    Api::namespaced(ctx.client.clone(), namespace);
+                api.get_opt(name)
+                    .await
+                    .map_err(|e| failed(e.to_string()))?
+                    .map(|cm| cm.data.unwrap_or_default().into_iter().collect())
+            }
+            "Secret" => {
+                let api: Api<k8s_openapi::api::core::v1::Secret> =
+                    Api::namespaced(ctx.client.clone(), namespace);
+                api.get_opt(name)
+                    .await
+                    .map_err(|e| failed(e.to_string()))?
+                    .map(|secret| {
+                        secret
+                            .data
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(|(k, v)| (k, String::from_utf8_lossy(&v.0).into_owned()))
+                            .collect()
+                    })
+            }
+            other => return Err(failed(format!("unsupported kind {other}"))),
+        };
+        match data {
+            Some(pairs) => vars.extend(pairs),
+            None if optional => {}
+            None => return Err(failed(format!("{kind} '{namespace}/{name}' not found"))),
+        }
+    }
+    if let Some(inline) = post["substitute"].as_object() {
+        for (k, v) in inline {
+            vars.insert(k.clone(), v.as_str().unwrap_or_default().to_owned());
+        }
+    }
+    for (name, value) in &mut vars {
+        let valid = name.starts_with(|c: char| c == '_' || c.is_ascii_alphabetic())
+            && name.chars().all(|c| c == '_' || c.is_ascii_alphanumeric());
+        if !valid {
+            return Err(failure(
+                Reason::BuildFailed,
+                format!(
+                    "'{name}' var name is invalid, must match '^[_[:alpha:]][_[:alpha:][:digit:]]*$'"
+                ),
+            ));
+        }
+        *value = value.replace('\n', "");
+    }
+    let always = post["substituteStrategy"].as_str() == Some("Always");
+    if vars.is_empty() && !always {
+        return Ok(None);
+    }
+    Ok(Some((vars, ctx.strict_substitutions)))
 }
 
 /// `spec.healthChecks` as change-set entries to wait for.

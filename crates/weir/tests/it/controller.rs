@@ -491,9 +491,13 @@ async fn a_receiver_call_applies_a_push_at_once() -> TestResult {
     let ns = env.namespace().to_owned();
     let server = GitServer::start()?;
     server.create_repo("fleet")?;
+    let templated = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: templated\ndata:\n  env: ${cluster}\n  region: ${region:=eu}\n  team: ${team}\n  literal: $${cluster}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: raw\n  annotations:\n    kustomize.toolkit.fluxcd.io/substitute: disabled\ndata:\n  env: ${cluster}\n";
     let first = server.commit_files(
         "fleet",
-        &[("apps/cm.yaml", &cm("hooked", "1"))],
+        &[
+            ("apps/cm.yaml", &cm("hooked", "1")),
+            ("apps/vars.yaml", templated),
+        ],
         &[],
         "first",
     )?;
@@ -523,6 +527,12 @@ async fn a_receiver_call_applies_a_push_at_once() -> TestResult {
             serde_json::from_value(json!({ "metadata": { "name": name }, "stringData": data }))?;
         secrets.create(&PostParams::default(), &secret).await?;
     }
+    let vars: ConfigMap = serde_json::from_value(json!({
+        "metadata": { "name": "cluster-vars" },
+        "data": { "team": "platform", "cluster": "overridden-by-inline" },
+    }))?;
+    let cms: Api<ConfigMap> = env.api();
+    cms.create(&PostParams::default(), &vars).await?;
     let git = Api::<DynamicObject>::namespaced_with(
         env.client.clone(),
         &ns,
@@ -560,7 +570,13 @@ async fn a_receiver_call_applies_a_push_at_once() -> TestResult {
             "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
             "metadata": { "name": "apps" },
             "spec": { "interval": "1h", "path": "./apps", "prune": true, "targetNamespace": ns,
-                      "sourceRef": { "kind": "GitRepository", "name": "fleet" } },
+                  "sourceRef": { "kind": "GitRepository", "name": "fleet" },
+                  "postBuild": {
+                      "substitute": { "cluster": "prod" },
+                      "substituteFrom": [
+                          { "kind": "ConfigMap", "name": "cluster-vars" },
+                          { "kind": "Secret", "name": "absent", "optional": true },
+                      ] } },
         }),
     )
     .await?;
@@ -571,6 +587,22 @@ async fn a_receiver_call_applies_a_push_at_once() -> TestResult {
                   "resources": [{ "kind": "GitRepository", "name": "fleet" }] },
     })).await?;
     let revision = format!("main@sha1:{first}");
+    // Post-build substitution, with Flux's defaults, escapes and opt-out.
+    let config_maps: Api<ConfigMap> = env.api();
+    let templated = wait_for(&config_maps, "templated", WAIT, |_| true).await?;
+    let data = templated.data.unwrap_or_default();
+    let get = |k: &str| data.get(k).map(String::as_str);
+    assert_eq!(
+        (get("env"), get("region"), get("team"), get("literal")),
+        (
+            Some("prod"),
+            Some("eu"),
+            Some("platform"),
+            Some("${cluster}")
+        )
+    );
+    let raw = config_maps.get("raw").await?.data.unwrap_or_default();
+    assert_eq!(raw.get("env").map(String::as_str), Some("${cluster}"));
     wait_for(&ks, "apps", WAIT, |o| {
         o.data["status"]["lastAppliedRevision"] == revision.as_str()
     })
