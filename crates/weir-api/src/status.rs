@@ -64,6 +64,8 @@ pub enum Reason {
     PruneFailed,
     /// Applied objects did not become ready.
     HealthCheckFailed,
+    /// A health check was cut short by a new source revision.
+    HealthCheckCanceled,
     /// A dependency is not ready.
     DependencyNotReady,
     /// A reference crosses namespaces where that is forbidden.
@@ -91,6 +93,7 @@ impl Reason {
             Self::BuildFailed => "BuildFailed",
             Self::PruneFailed => "PruneFailed",
             Self::HealthCheckFailed => "HealthCheckFailed",
+            Self::HealthCheckCanceled => "HealthCheckCanceled",
             Self::DependencyNotReady => "DependencyNotReady",
             Self::AccessDenied => "AccessDenied",
             Self::TokenNotFound => "TokenNotFound",

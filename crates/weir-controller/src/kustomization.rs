@@ -188,7 +188,29 @@ pub async fn reconcile(ctx: &Context, object: &DynamicObject) -> Result<Outcome,
     }
 
     let started = Instant::now();
-    let result = run(ctx, object, &spec, &mut status, source).await;
+    let mut digest = None;
+    let result = run(ctx, object, &spec, &mut status, source, &mut digest).await;
+    if let Some(digest) = &digest {
+        let outcome = match &result {
+            Ok(_) => Reason::ReconciliationSucceeded,
+            Err(f) if matches!(f.reason, Reason::PruneFailed | Reason::HealthCheckFailed) => {
+                f.reason
+            }
+            Err(_) => Reason::ReconciliationFailed,
+        };
+        let revision = status
+            .get("lastAttemptedRevision")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        record_history(
+            &mut status,
+            digest,
+            outcome.as_str(),
+            started.elapsed(),
+            &revision,
+        );
+    }
     let mut conditions = conditions_of(&status);
     let outcome = match result {
         Ok((revision, set)) => {
@@ -369,6 +391,7 @@ async fn run(
     spec: &Value,
     status: &mut Map<String, Value>,
     source: Result<Value, Failure>,
+    digest_out: &mut Option<String>,
 ) -> Result<(String, ChangeSet), Failure> {
     let namespace = object.metadata.namespace.clone().unwrap_or_default();
     let name = object.metadata.name.clone().unwrap_or_default();
@@ -386,6 +409,33 @@ async fn run(
     };
     let revision = artifact["revision"].as_str().unwrap_or_default().to_owned();
     status.insert("lastAttemptedRevision".into(), json!(revision));
+    // Say what is going on before the work, which may last (health checks), as Flux does.
+    let mut progressing = status.clone();
+    let mut conditions = conditions_of(&progressing);
+    let generation = object.metadata.generation.unwrap_or_default();
+    status::set_unknown(
+        &mut conditions,
+        ConditionType::Ready,
+        Reason::Progressing,
+        "Reconciliation in progress",
+        generation,
+    );
+    status::set(
+        &mut conditions,
+        ConditionType::Reconciling,
+        true,
+        Reason::Progressing,
+        &format!("Fetching manifests for revision {revision}"),
+        generation,
+    );
+    progressing.insert("conditions".into(), Value::Array(conditions));
+    let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &namespace, &resource());
+    patch_status(&api, &name, progressing).await.map_err(|e| {
+        failure(
+            Reason::ReconciliationFailed,
+            format!("cannot update the status: {e}"),
+        )
+    })?;
     let tarball = ctx
         .storage
         .local(artifact["path"].as_str().unwrap_or_default());
@@ -414,6 +464,7 @@ async fn run(
         .map_err(|e| failure(Reason::BuildFailed, e.to_string()))?
         .map_err(|e| failure(e.reason, e.message))?
     };
+    *digest_out = Some(manifests_digest(&objects));
 
     let old = inventory_of(status);
     let forced;
@@ -466,12 +517,108 @@ async fn run(
             .map(|list| health_checks(list, &namespace))
     };
     if let Some(checks) = checks {
-        manager
-            .wait(&checks, timeout, Duration::from_secs(2))
-            .await
-            .map_err(|e| failure(Reason::HealthCheckFailed, e.to_string()))?;
+        // A new source revision cancels the wait: better to apply it than to wait for the
+        // timeout on a revision that is already outdated (Flux's kustomize-controller #701).
+        let source_ref = (
+            text(spec, "/sourceRef/namespace")
+                .unwrap_or(&namespace)
+                .to_owned(),
+            text(spec, "/sourceRef/name").unwrap_or_default().to_owned(),
+        );
+        tokio::select! {
+            waited = manager.wait(&checks, timeout, Duration::from_secs(2)) => {
+                waited.map_err(|e| failure(Reason::HealthCheckFailed, e.to_string()))?;
+            }
+            newer = newer_revision(ctx, &source_ref, &revision) => {
+                return Err(Failure {
+                    requeue: Some(Duration::from_millis(100)),
+                    ..failure(
+                        Reason::HealthCheckCanceled,
+                        format!("New reconciliation triggered by GitRepository/{}/{} (revision {newer})", source_ref.0, source_ref.1),
+                    )
+                });
+            }
+        }
     }
     Ok((revision, set))
+}
+
+/// Resolves when the source's artifact revision is no longer `current`, with the new one.
+async fn newer_revision(
+    ctx: &Context,
+    (namespace, name): &(String, String),
+    current: &str,
+) -> String {
+    let api: Api<DynamicObject> = Api::namespaced_with(
+        ctx.client.clone(),
+        namespace,
+        &weir_source::git_repository::resource(),
+    );
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        if let Ok(Some(source)) = api.get_opt(name).await
+            && let Some(revision) = source
+                .data
+                .pointer("/status/artifact/revision")
+                .and_then(Value::as_str)
+            && revision != current
+        {
+            return revision.to_owned();
+        }
+    }
+}
+
+/// `sha256:<hex>` of the built objects, as multi-document YAML.
+fn manifests_digest(objects: &[Map<String, Value>]) -> String {
+    use sha2::Digest as _;
+    let mut hasher = sha2::Sha256::new();
+    for object in objects {
+        hasher.update(b"---\n");
+        hasher.update(weir_object::yaml::to_yaml(&Value::Object(object.clone())).as_bytes());
+    }
+    format!("sha256:{:x}", hasher.finalize())
+}
+
+/// Records a reconcile in `status.history` as Flux does: at most 5 snapshots, newest first; a
+/// snapshot with the same digest and outcome is updated and moved to the front.
+fn record_history(
+    status: &mut Map<String, Value>,
+    digest: &str,
+    outcome: &str,
+    took: Duration,
+    revision: &str,
+) {
+    let now = status::now();
+    let mut history: Vec<Value> = status
+        .get("history")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let position = history
+        .iter()
+        .position(|h| h["digest"] == digest && h["lastReconciledStatus"] == outcome);
+    let entry = match position.map(|i| history.remove(i)) {
+        Some(mut h) => {
+            let total = h["totalReconciliations"].as_i64().unwrap_or(0) + 1;
+            h["lastReconciled"] = json!(now);
+            h["lastReconciledDuration"] = json!(weir_api::duration::format(took));
+            h["totalReconciliations"] = json!(total);
+            h["metadata"] = json!({ "revision": revision });
+            h
+        }
+        None => json!({
+            "digest": digest,
+            "firstReconciled": now,
+            "lastReconciled": now,
+            "lastReconciledDuration": weir_api::duration::format(took),
+            "lastReconciledStatus": outcome,
+            "totalReconciliations": 1,
+            "metadata": { "revision": revision },
+        }),
+    };
+    history.insert(0, entry);
+    history.truncate(5);
+    status.insert("history".into(), Value::Array(history));
 }
 
 /// The post-build variables of `spec.postBuild`: each `substituteFrom` in order, then

@@ -669,3 +669,104 @@ async fn a_receiver_call_applies_a_push_at_once() -> TestResult {
     );
     Ok(())
 }
+
+fn deployment(replicas: u32) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: {replicas}\n  selector:\n    matchLabels: {{app: web}}\n  template:\n    metadata:\n      labels: {{app: web}}\n    spec:\n      containers: [{{name: web, image: nginx:1.29}}]\n"
+    )
+}
+
+#[tokio::test]
+async fn a_new_revision_cancels_a_pending_health_check() -> TestResult {
+    let env = TestEnv::new("controller-cancel").await?;
+    let ns = env.namespace().to_owned();
+    let server = GitServer::start()?;
+    server.create_repo("fleet")?;
+    // One replica never becomes available here (no kubelet): the health check would hang.
+    let first = server.commit_files("fleet", &[("apps/web.yaml", &deployment(1))], &[], "first")?;
+    let install = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .arg("--kubeconfig")
+        .arg(env.control_plane.kubeconfig_path())
+        .arg("install")
+        .env_remove("KUBECONFIG")
+        .output()?;
+    assert!(
+        install.status.success(),
+        "{}",
+        String::from_utf8_lossy(&install.stderr)
+    );
+    let storage = tempfile::tempdir()?;
+    let _controller = start_controller(&env, storage.path())?;
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = env.api();
+    let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(json!({
+        "metadata": { "name": "git-http" },
+        "stringData": { "username": server.username(), "password": server.password() },
+    }))?;
+    secrets.create(&PostParams::default(), &secret).await?;
+    let git = Api::<DynamicObject>::namespaced_with(
+        env.client.clone(),
+        &ns,
+        &resource(
+            "source.toolkit.fluxcd.io",
+            "GitRepository",
+            "gitrepositories",
+        ),
+    );
+    let ks = Api::<DynamicObject>::namespaced_with(
+        env.client.clone(),
+        &ns,
+        &resource(
+            "kustomize.toolkit.fluxcd.io",
+            "Kustomization",
+            "kustomizations",
+        ),
+    );
+    create(&git, json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+        "metadata": { "name": "fleet" },
+        "spec": { "interval": "1h", "url": server.http_url("fleet"), "secretRef": { "name": "git-http" },
+                  "ref": { "branch": "main" } },
+    })).await?;
+    create(&ks, json!({
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+        "metadata": { "name": "apps" },
+        "spec": { "interval": "1h", "timeout": "10m", "path": "./apps", "prune": true, "wait": true,
+                  "targetNamespace": ns, "sourceRef": { "kind": "GitRepository", "name": "fleet" } },
+    })).await?;
+    let revision = format!("main@sha1:{first}");
+    wait_for(&ks, "apps", WAIT, |o| {
+        o.data["status"]["lastAttemptedRevision"] == revision.as_str()
+    })
+    .await?;
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> = env.api();
+    wait_for(&deployments, "web", WAIT, |_| true).await?;
+
+    // Scaled to zero, the Deployment becomes available: the new revision must not wait for
+    // the ten-minute timeout of the old one.
+    let second =
+        server.commit_files("fleet", &[("apps/web.yaml", &deployment(0))], &[], "second")?;
+    request(&git, "fleet", "1").await?;
+    let revision = format!("main@sha1:{second}");
+    let started = std::time::Instant::now();
+    let done = wait_for(&ks, "apps", WAIT, |o| {
+        o.data["status"]["lastAppliedRevision"] == revision.as_str() && is(o, "Ready", "True")
+    })
+    .await?;
+    assert!(
+        started.elapsed() < Duration::from_secs(45),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(is(&done, "Healthy", "True"));
+    let history = done.data["status"]["history"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(!history.is_empty() && history.len() <= 5, "{history:?}");
+    assert_eq!(
+        history[0]["lastReconciledStatus"],
+        "ReconciliationSucceeded"
+    );
+    assert_eq!(history[0]["metadata"]["revision"], revision.as_str());
+    Ok(())
+}
