@@ -68,6 +68,8 @@ pub enum Reason {
     HealthCheckCanceled,
     /// A dependency is not ready.
     DependencyNotReady,
+    /// A CEL expression does not compile.
+    InvalidCelExpression,
     /// A reference crosses namespaces where that is forbidden.
     AccessDenied,
     /// The webhook token cannot be read (Receiver).
@@ -95,6 +97,7 @@ impl Reason {
             Self::HealthCheckFailed => "HealthCheckFailed",
             Self::HealthCheckCanceled => "HealthCheckCanceled",
             Self::DependencyNotReady => "DependencyNotReady",
+            Self::InvalidCelExpression => "InvalidCELExpression",
             Self::AccessDenied => "AccessDenied",
             Self::TokenNotFound => "TokenNotFound",
             Self::Suspended => "Suspended",

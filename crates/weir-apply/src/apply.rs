@@ -292,6 +292,10 @@ pub enum Progress<'a> {
 
 type ProgressFn = Box<dyn Fn(Progress<'_>) + Send + Sync>;
 
+/// A custom health rule for [`Manager::wait_with`]: the verdict on a live object, or none to
+/// use kstatus' rules.
+pub type CustomHealth<'a> = dyn Fn(&Value) -> Option<weir_kstatus::Health> + Send + Sync + 'a;
+
 /// Applies objects to one cluster with server-side apply.
 ///
 /// It remembers which API resource serves each kind, so reuse one manager across applies.
@@ -763,6 +767,19 @@ impl Manager {
         timeout: Duration,
         interval: Duration,
     ) -> Result<(), Error> {
+        self.wait_with(set, timeout, interval, &|_| None).await
+    }
+
+    /// As [`Manager::wait`], with `custom` deciding the health of the objects it knows
+    /// (returning none leaves an object to kstatus' rules), such as Flux's
+    /// `healthCheckExprs`. It sees the live object with its `apiVersion` and `kind`.
+    pub async fn wait_with(
+        &self,
+        set: &ChangeSet,
+        timeout: Duration,
+        interval: Duration,
+        custom: &CustomHealth<'_>,
+    ) -> Result<(), Error> {
         let deadline = Instant::now() + timeout;
         let mut pending: Vec<&ChangeSetEntry> = set
             .entries
@@ -775,7 +792,7 @@ impl Manager {
             let mut waiting = Vec::new();
             let mut failed = Vec::new();
             for entry in pending {
-                let message = match self.health(entry).await {
+                let message = match self.health(entry, custom).await {
                     Ok(health) => match health.status {
                         weir_kstatus::Status::Current => continue,
                         weir_kstatus::Status::Failed => {
@@ -838,7 +855,11 @@ impl Manager {
     }
 
     /// The kstatus health of the live object behind `entry`, or why it cannot be read.
-    async fn health(&self, entry: &ChangeSetEntry) -> Result<weir_kstatus::Health, String> {
+    async fn health(
+        &self,
+        entry: &ChangeSetEntry,
+        custom: &CustomHealth<'_>,
+    ) -> Result<weir_kstatus::Health, String> {
         let id = &entry.id;
         let api = self
             .api_for(id, &entry.version)
@@ -856,7 +877,10 @@ impl Manager {
             map.insert("apiVersion".into(), Value::String(gvk.api_version()));
             map.insert("kind".into(), Value::String(gvk.kind));
         }
-        weir_kstatus::compute(&value).map_err(|e| e.to_string())
+        match custom(&value) {
+            Some(health) => Ok(health),
+            None => weir_kstatus::compute(&value).map_err(|e| e.to_string()),
+        }
     }
 
     /// Deletes the objects of `old` that are not in `new` (Flux's prune), in a safe order:

@@ -26,8 +26,8 @@ pub mod store;
 pub mod takeover;
 
 pub use apply::{
-    Difference, Error, FORCE_ANNOTATION, Manager, Options, PRUNE_ANNOTATION, Progress,
-    RECONCILE_ANNOTATION, Rejection, SSA_ANNOTATION,
+    CustomHealth, Difference, Error, FORCE_ANNOTATION, Manager, Options, PRUNE_ANNOTATION,
+    Progress, RECONCILE_ANNOTATION, Rejection, SSA_ANNOTATION,
 };
 pub use changeset::{Action, ChangeSet, ChangeSetEntry};
 pub use inventory::{Entry, Inventory};

@@ -395,8 +395,13 @@ async fn run(
 ) -> Result<(String, ChangeSet), Failure> {
     let namespace = object.metadata.namespace.clone().unwrap_or_default();
     let name = object.metadata.name.clone().unwrap_or_default();
-    dependencies(ctx, &namespace, spec).await?;
     let source = source?;
+    let current = source
+        .pointer("/status/artifact/revision")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    dependencies(ctx, object, spec, current.as_deref()).await?;
+    let health_exprs = crate::cel::compile_health(spec).map_err(configuration_error)?;
     let waiting = |message: String| Failure {
         requeue: Some(ctx.requeue_dependency),
         ..failure(Reason::ArtifactFailed, message)
@@ -525,8 +530,9 @@ async fn run(
                 .to_owned(),
             text(spec, "/sourceRef/name").unwrap_or_default().to_owned(),
         );
+        let custom = |live: &Value| crate::cel::health(&health_exprs, live);
         tokio::select! {
-            waited = manager.wait(&checks, timeout, Duration::from_secs(2)) => {
+            waited = manager.wait_with(&checks, timeout, Duration::from_secs(2), &custom) => {
                 waited.map_err(|e| failure(Reason::HealthCheckFailed, e.to_string()))?;
             }
             newer = newer_revision(ctx, &source_ref, &revision) => {
@@ -725,13 +731,21 @@ fn health_checks(list: &[Value], namespace: &str) -> ChangeSet {
 }
 
 /// Fails unless every `spec.dependsOn` Kustomization is ready (at its generation).
-async fn dependencies(ctx: &Context, namespace: &str, spec: &Value) -> Result<(), Failure> {
+async fn dependencies(
+    ctx: &Context,
+    object: &DynamicObject,
+    spec: &Value,
+    revision: Option<&str>,
+) -> Result<(), Failure> {
     let Some(list) = spec["dependsOn"].as_array() else {
         return Ok(());
     };
+    let namespace = object.metadata.namespace.clone().unwrap_or_default();
+    let me = serde_json::to_value(object).unwrap_or_default();
+    let my_source = source_key(spec, &namespace);
     for dep in list {
         let name = dep["name"].as_str().unwrap_or_default();
-        let dep_ns = dep["namespace"].as_str().unwrap_or(namespace);
+        let dep_ns = dep["namespace"].as_str().unwrap_or(&namespace);
         let not_ready = |why: String| Failure {
             requeue: Some(ctx.requeue_dependency),
             ..failure(
@@ -747,6 +761,11 @@ async fn dependencies(ctx: &Context, namespace: &str, spec: &Value) -> Result<()
                 ),
             ));
         }
+        let expr = dep["readyExpr"]
+            .as_str()
+            .map(crate::cel::Expr::compile)
+            .transpose()
+            .map_err(configuration_error)?;
         let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), dep_ns, &resource());
         let found = api
             .get_opt(name)
@@ -754,11 +773,53 @@ async fn dependencies(ctx: &Context, namespace: &str, spec: &Value) -> Result<()
             .map_err(|e| not_ready(e.to_string()))?
             .ok_or_else(|| not_ready("not found".into()))?;
         let value = serde_json::to_value(&found).unwrap_or_default();
-        if !status::is_ready(&value) {
-            return Err(not_ready("is not ready".into()));
+        match expr {
+            // readyExpr replaces the built-in check, as in Flux.
+            Some(expr) => match expr.eval(&[("self", &me), ("dep", &value)]) {
+                Ok(true) => {}
+                Ok(false) => return Err(not_ready("is not ready according to readyExpr".into())),
+                Err(why) => return Err(not_ready(why)),
+            },
+            None => {
+                if !status::is_ready(&value) {
+                    return Err(not_ready("is not ready".into()));
+                }
+                // Same source: the dependency must have applied this very revision.
+                let dep_spec = &value["spec"];
+                if source_key(dep_spec, dep_ns) == my_source
+                    && let Some(revision) = revision
+                    && value["status"]["lastAppliedRevision"].as_str() != Some(revision)
+                {
+                    return Err(not_ready(format!(
+                        "is not up to date with revision {revision}"
+                    )));
+                }
+            }
         }
     }
     Ok(())
+}
+
+/// `(kind, namespace, name)` of a Kustomization's source.
+fn source_key(spec: &Value, namespace: &str) -> (String, String, String) {
+    (
+        text(spec, "/sourceRef/kind").unwrap_or_default().to_owned(),
+        text(spec, "/sourceRef/namespace")
+            .unwrap_or(namespace)
+            .to_owned(),
+        text(spec, "/sourceRef/name").unwrap_or_default().to_owned(),
+    )
+}
+
+/// A terminal failure for a configuration error (an invalid CEL expression).
+fn configuration_error(why: String) -> Failure {
+    Failure {
+        terminal: true,
+        ..failure(
+            Reason::InvalidCelExpression,
+            format!("Reconciliation failed terminally due to configuration error: {why}"),
+        )
+    }
 }
 
 /// On deletion, deletes what the inventory holds when the deletion policy says so.

@@ -5,6 +5,7 @@
 //! controller's own status writes are recognised and cost no work.
 
 pub mod build;
+pub mod cel;
 pub mod kustomization;
 pub mod leader;
 pub mod metrics;

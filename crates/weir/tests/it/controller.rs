@@ -678,77 +678,29 @@ fn deployment(replicas: u32) -> String {
 
 #[tokio::test]
 async fn a_new_revision_cancels_a_pending_health_check() -> TestResult {
-    let env = TestEnv::new("controller-cancel").await?;
-    let ns = env.namespace().to_owned();
-    let server = GitServer::start()?;
-    server.create_repo("fleet")?;
     // One replica never becomes available here (no kubelet): the health check would hang.
-    let first = server.commit_files("fleet", &[("apps/web.yaml", &deployment(1))], &[], "first")?;
-    let install = Command::new(env!("CARGO_BIN_EXE_weir"))
-        .arg("--kubeconfig")
-        .arg(env.control_plane.kubeconfig_path())
-        .arg("install")
-        .env_remove("KUBECONFIG")
-        .output()?;
-    assert!(
-        install.status.success(),
-        "{}",
-        String::from_utf8_lossy(&install.stderr)
-    );
-    let storage = tempfile::tempdir()?;
-    let _controller = start_controller(&env, storage.path())?;
-    let secrets: Api<k8s_openapi::api::core::v1::Secret> = env.api();
-    let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(json!({
-        "metadata": { "name": "git-http" },
-        "stringData": { "username": server.username(), "password": server.password() },
-    }))?;
-    secrets.create(&PostParams::default(), &secret).await?;
-    let git = Api::<DynamicObject>::namespaced_with(
-        env.client.clone(),
-        &ns,
-        &resource(
-            "source.toolkit.fluxcd.io",
-            "GitRepository",
-            "gitrepositories",
-        ),
-    );
-    let ks = Api::<DynamicObject>::namespaced_with(
-        env.client.clone(),
-        &ns,
-        &resource(
-            "kustomize.toolkit.fluxcd.io",
-            "Kustomization",
-            "kustomizations",
-        ),
-    );
-    create(&git, json!({
-        "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
-        "metadata": { "name": "fleet" },
-        "spec": { "interval": "1h", "url": server.http_url("fleet"), "secretRef": { "name": "git-http" },
-                  "ref": { "branch": "main" } },
-    })).await?;
-    create(&ks, json!({
-        "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
-        "metadata": { "name": "apps" },
-        "spec": { "interval": "1h", "timeout": "10m", "path": "./apps", "prune": true, "wait": true,
-                  "targetNamespace": ns, "sourceRef": { "kind": "GitRepository", "name": "fleet" } },
-    })).await?;
-    let revision = format!("main@sha1:{first}");
-    wait_for(&ks, "apps", WAIT, |o| {
+    let (fleet, revision) =
+        Fleet::start("controller-cancel", &[("apps/web.yaml", &deployment(1))]).await?;
+    fleet
+        .kustomization("apps", "./apps", json!({ "wait": true, "timeout": "10m" }))
+        .await?;
+    wait_for(&fleet.ks, "apps", WAIT, |o| {
         o.data["status"]["lastAttemptedRevision"] == revision.as_str()
     })
     .await?;
-    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> = env.api();
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> = fleet.env.api();
     wait_for(&deployments, "web", WAIT, |_| true).await?;
 
     // Scaled to zero, the Deployment becomes available: the new revision must not wait for
     // the ten-minute timeout of the old one.
     let second =
-        server.commit_files("fleet", &[("apps/web.yaml", &deployment(0))], &[], "second")?;
-    request(&git, "fleet", "1").await?;
+        fleet
+            .server
+            .commit_files("fleet", &[("apps/web.yaml", &deployment(0))], &[], "second")?;
+    request(&fleet.git, "fleet", "1").await?;
     let revision = format!("main@sha1:{second}");
     let started = std::time::Instant::now();
-    let done = wait_for(&ks, "apps", WAIT, |o| {
+    let done = wait_for(&fleet.ks, "apps", WAIT, |o| {
         o.data["status"]["lastAppliedRevision"] == revision.as_str() && is(o, "Ready", "True")
     })
     .await?;
@@ -768,5 +720,178 @@ async fn a_new_revision_cancels_a_pending_health_check() -> TestResult {
         "ReconciliationSucceeded"
     );
     assert_eq!(history[0]["metadata"]["revision"], revision.as_str());
+    Ok(())
+}
+
+/// A namespace with Weir's CRDs, a Git server holding `fleet` (plain HTTP, basic auth), the
+/// controller, and a GitRepository `fleet` on branch main.
+struct Fleet {
+    env: TestEnv,
+    server: GitServer,
+    git: Api<DynamicObject>,
+    ks: Api<DynamicObject>,
+    _controller: Controller,
+    _storage: tempfile::TempDir,
+}
+
+impl Fleet {
+    async fn start(
+        test: &str,
+        files: &[(&str, &str)],
+    ) -> Result<(Self, String), Box<dyn std::error::Error>> {
+        let env = TestEnv::new(test).await?;
+        let ns = env.namespace().to_owned();
+        let server = GitServer::start()?;
+        server.create_repo("fleet")?;
+        let head = server.commit_files("fleet", files, &[], "first")?;
+        let install = Command::new(env!("CARGO_BIN_EXE_weir"))
+            .arg("--kubeconfig")
+            .arg(env.control_plane.kubeconfig_path())
+            .arg("install")
+            .env_remove("KUBECONFIG")
+            .output()?;
+        assert!(
+            install.status.success(),
+            "{}",
+            String::from_utf8_lossy(&install.stderr)
+        );
+        let storage = tempfile::tempdir()?;
+        let controller = start_controller(&env, storage.path())?;
+        let secrets: Api<k8s_openapi::api::core::v1::Secret> = env.api();
+        let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(json!({
+            "metadata": { "name": "git-http" },
+            "stringData": { "username": server.username(), "password": server.password() },
+        }))?;
+        secrets.create(&PostParams::default(), &secret).await?;
+        let git = Api::<DynamicObject>::namespaced_with(
+            env.client.clone(),
+            &ns,
+            &resource(
+                "source.toolkit.fluxcd.io",
+                "GitRepository",
+                "gitrepositories",
+            ),
+        );
+        let ks = Api::<DynamicObject>::namespaced_with(
+            env.client.clone(),
+            &ns,
+            &resource(
+                "kustomize.toolkit.fluxcd.io",
+                "Kustomization",
+                "kustomizations",
+            ),
+        );
+        create(&git, json!({
+            "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+            "metadata": { "name": "fleet" },
+            "spec": { "interval": "1h", "url": server.http_url("fleet"), "secretRef": { "name": "git-http" },
+                      "ref": { "branch": "main" } },
+        })).await?;
+        let fleet = Fleet {
+            env,
+            server,
+            git,
+            ks,
+            _controller: controller,
+            _storage: storage,
+        };
+        Ok((fleet, format!("main@sha1:{head}")))
+    }
+
+    /// Creates Kustomization `name` from the fleet, with `extra` merged into its spec.
+    async fn kustomization(&self, name: &str, path: &str, extra: Value) -> TestResult {
+        let mut spec = json!({ "interval": "1h", "path": path, "prune": true,
+            "targetNamespace": self.env.namespace(), "sourceRef": { "kind": "GitRepository", "name": "fleet" } });
+        if let (Some(spec), Some(extra)) = (spec.as_object_mut(), extra.as_object()) {
+            spec.extend(extra.clone());
+        }
+        create(
+            &self.ks,
+            json!({ "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+            "metadata": { "name": name }, "spec": spec }),
+        )
+        .await
+    }
+}
+
+const WIDGET_CRD: &str = "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  names: {kind: Widget, plural: widgets, singular: widget, listKind: WidgetList}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    subresources: {status: {}}
+    schema:
+      openAPIV3Schema:
+        type: object
+        x-kubernetes-preserve-unknown-fields: true
+";
+
+#[tokio::test]
+async fn health_check_expressions_decide_readiness() -> TestResult {
+    let widget =
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\nspec:\n  size: 1\n";
+    let (fleet, revision) = Fleet::start(
+        "controller-cel",
+        &[
+            ("crds/widget.yaml", WIDGET_CRD),
+            ("apps/widget.yaml", widget),
+        ],
+    )
+    .await?;
+    fleet.kustomization("crds", "./crds", json!({})).await?;
+    wait_for(&fleet.ks, "crds", WAIT, |o| is(o, "Ready", "True")).await?;
+    fleet
+        .kustomization(
+            "apps",
+            "./apps",
+            json!({
+                "wait": true, "timeout": "2m",
+                "healthCheckExprs": [{ "apiVersion": "example.com/v1", "kind": "Widget",
+                    "current": "status.phase == 'Ready'", "failed": "status.phase == 'Broken'" }],
+            }),
+        )
+        .await?;
+    let widgets = Api::<DynamicObject>::namespaced_with(
+        fleet.env.client.clone(),
+        fleet.env.namespace(),
+        &resource("example.com", "Widget", "widgets"),
+    );
+    wait_for(&widgets, "w", WAIT, |_| true).await?;
+    let waiting = fleet.ks.get("apps").await?;
+    assert!(!is(&waiting, "Ready", "True"), "ready before the widget is");
+    weir_testenv::patch_status(&widgets, "w", json!({ "phase": "Ready" })).await?;
+    let done = wait_for(&fleet.ks, "apps", WAIT, |o| {
+        is(o, "Ready", "True") && o.data["status"]["lastAppliedRevision"] == revision.as_str()
+    })
+    .await?;
+    assert!(is(&done, "Healthy", "True"));
+
+    // An expression that does not compile stalls the Kustomization: no retry until it changes.
+    fleet
+        .kustomization(
+            "broken",
+            "./apps",
+            json!({
+                "wait": true,
+                "healthCheckExprs": [{ "apiVersion": "example.com/v1", "current": "status.(" }],
+            }),
+        )
+        .await?;
+    let stalled = wait_for(&fleet.ks, "broken", WAIT, |o| is(o, "Stalled", "True")).await?;
+    let ready = condition(&stalled, "Ready").cloned().unwrap_or_default();
+    assert_eq!(ready["reason"], "InvalidCELExpression", "{ready}");
+    assert!(
+        ready["message"].as_str().is_some_and(
+            |m| m.starts_with("Reconciliation failed terminally due to configuration error")
+        ),
+        "{ready}"
+    );
     Ok(())
 }
