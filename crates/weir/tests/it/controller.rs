@@ -98,74 +98,21 @@ const WAIT: Duration = Duration::from_secs(60);
 
 #[tokio::test]
 async fn git_push_is_applied_pruned_and_failures_are_reported() -> TestResult {
-    let env = TestEnv::new("controller-e2e").await?;
-    let ns = env.namespace().to_owned();
-    let mut server = GitServer::start()?;
-    server.create_repo("fleet")?;
-    let first = server.commit_files(
-        "fleet",
+    let (mut fleet, revision) = Fleet::start(
+        "controller-e2e",
         &[
             ("gitops/apps/a.yaml", &cm("app-a", "1")),
             ("gitops/apps/b.yaml", &cm("app-b", "1")),
         ],
-        &[],
-        "first",
-    )?;
-
-    // CRDs, the controller, then the objects a bootstrap would create.
-    let install = Command::new(env!("CARGO_BIN_EXE_weir"))
-        .arg("--kubeconfig")
-        .arg(env.control_plane.kubeconfig_path())
-        .arg("install")
-        .env_remove("KUBECONFIG")
-        .output()?;
-    assert!(
-        install.status.success(),
-        "{}",
-        String::from_utf8_lossy(&install.stderr)
-    );
-    let storage = tempfile::tempdir()?;
-    let _controller = start_controller(&env, storage.path())?;
-
-    let secrets: Api<k8s_openapi::api::core::v1::Secret> = env.api();
-    let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(json!({
-        "metadata": { "name": "git-https" },
-        "stringData": { "username": server.username(), "password": server.password(), "ca.crt": server.ca_pem()? },
-    }))?;
-    secrets.create(&PostParams::default(), &secret).await?;
-    let git = Api::<DynamicObject>::namespaced_with(
-        env.client.clone(),
-        &ns,
-        &resource(
-            "source.toolkit.fluxcd.io",
-            "GitRepository",
-            "gitrepositories",
-        ),
-    );
-    let ks = Api::<DynamicObject>::namespaced_with(
-        env.client.clone(),
-        &ns,
-        &resource(
-            "kustomize.toolkit.fluxcd.io",
-            "Kustomization",
-            "kustomizations",
-        ),
-    );
-    create(&git, json!({
-        "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
-        "metadata": { "name": "fleet" },
-        "spec": { "interval": "10m", "url": server.https_url("fleet"), "ref": { "branch": "main" },
-                  "secretRef": { "name": "git-https" } },
-    })).await?;
-    create(&ks, json!({
-        "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
-        "metadata": { "name": "apps" },
-        "spec": { "interval": "10m", "path": "./gitops/apps", "prune": true, "targetNamespace": ns,
-                  "sourceRef": { "kind": "GitRepository", "name": "fleet" } },
-    })).await?;
+        Transport::Https,
+    )
+    .await?;
+    let (git, ks) = (fleet.git.clone(), fleet.ks.clone());
+    fleet
+        .kustomization("apps", "./gitops/apps", json!({}))
+        .await?;
 
     // Ready at the pushed revision, in Flux's format, and applied with owner labels.
-    let revision = format!("main@sha1:{first}");
     let source = wait_for(&git, "fleet", WAIT, |o| {
         is(o, "Ready", "True") && o.data["status"]["artifact"]["revision"] == revision.as_str()
     })
@@ -180,7 +127,7 @@ async fn git_push_is_applied_pruned_and_failures_are_reported() -> TestResult {
         is(o, "Ready", "True") && o.data["status"]["lastAppliedRevision"] == revision.as_str()
     })
     .await?;
-    let config_maps: Api<ConfigMap> = env.api();
+    let config_maps: Api<ConfigMap> = fleet.env.api();
     let a = config_maps.get("app-a").await?;
     let labels = a.metadata.labels.unwrap_or_default();
     assert_eq!(
@@ -200,7 +147,7 @@ async fn git_push_is_applied_pruned_and_failures_are_reported() -> TestResult {
     assert_eq!(entries, Some(2));
 
     // A push that changes one file and deletes the other: applied and pruned.
-    let second = server.commit_files(
+    let second = fleet.server.commit_files(
         "fleet",
         &[("gitops/apps/a.yaml", &cm("app-a", "2"))],
         &["gitops/apps/b.yaml"],
@@ -223,7 +170,7 @@ async fn git_push_is_applied_pruned_and_failures_are_reported() -> TestResult {
     );
 
     // Broken YAML: Ready=False naming the file, and the cluster keeps the last good state.
-    let third = server.commit_files(
+    let third = fleet.server.commit_files(
         "fleet",
         &[
             ("gitops/apps/a.yaml", &cm("app-a", "3")),
@@ -261,7 +208,7 @@ async fn git_push_is_applied_pruned_and_failures_are_reported() -> TestResult {
 
     // The Git server down: FetchFailed, the artifact and the cluster untouched.
     let artifact = git.get("fleet").await?.data["status"]["artifact"].clone();
-    server.stop();
+    fleet.server.stop();
     request(&git, "fleet", "3").await?;
     let down = wait_for(&git, "fleet", WAIT, |o| is(o, "FetchFailed", "True")).await?;
     assert!(is(&down, "Ready", "False"));
@@ -275,78 +222,23 @@ async fn git_push_is_applied_pruned_and_failures_are_reported() -> TestResult {
 
 #[tokio::test]
 async fn ssh_source_depends_on_and_suspend() -> TestResult {
-    let env = TestEnv::new("controller-deps").await?;
-    let ns = env.namespace().to_owned();
-    let server = GitServer::start()?;
-    server.create_repo("fleet")?;
-    let first = server.commit_files(
-        "fleet",
+    let (fleet, revision) = Fleet::start(
+        "controller-deps",
         &[
             ("infra/cm.yaml", &cm("infra-cm", "1")),
             ("apps/cm.yaml", &cm("app-cm", "1")),
         ],
-        &[],
-        "first",
-    )?;
-    let install = Command::new(env!("CARGO_BIN_EXE_weir"))
-        .arg("--kubeconfig")
-        .arg(env.control_plane.kubeconfig_path())
-        .arg("install")
-        .env_remove("KUBECONFIG")
-        .output()?;
-    assert!(
-        install.status.success(),
-        "{}",
-        String::from_utf8_lossy(&install.stderr)
-    );
-    let storage = tempfile::tempdir()?;
-    let _controller = start_controller(&env, storage.path())?;
-
-    let secrets: Api<k8s_openapi::api::core::v1::Secret> = env.api();
-    let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(json!({
-        "metadata": { "name": "git-ssh" },
-        "stringData": {
-            "identity": std::fs::read_to_string(server.ssh_key_path())?,
-            "known_hosts": server.known_hosts(),
-        },
-    }))?;
-    secrets.create(&PostParams::default(), &secret).await?;
-    let git = Api::<DynamicObject>::namespaced_with(
-        env.client.clone(),
-        &ns,
-        &resource(
-            "source.toolkit.fluxcd.io",
-            "GitRepository",
-            "gitrepositories",
-        ),
-    );
-    let ks = Api::<DynamicObject>::namespaced_with(
-        env.client.clone(),
-        &ns,
-        &resource(
-            "kustomize.toolkit.fluxcd.io",
-            "Kustomization",
-            "kustomizations",
-        ),
-    );
-    create(&git, json!({
-        "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
-        "metadata": { "name": "fleet" },
-        "spec": { "interval": "10m", "url": server.ssh_url("fleet"), "ref": { "branch": "main" },
-                  "secretRef": { "name": "git-ssh" } },
-    })).await?;
-    let kustomization = |name: &str, depends: Option<&str>| {
-        let mut spec = json!({ "interval": "10m", "path": format!("./{name}"), "prune": true,
-            "targetNamespace": ns, "sourceRef": { "kind": "GitRepository", "name": "fleet" } });
-        if let Some(dep) = depends {
-            spec["dependsOn"] = json!([{ "name": dep }]);
-        }
-        json!({ "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
-                "metadata": { "name": name }, "spec": spec })
-    };
+        Transport::Ssh,
+    )
+    .await?;
+    let (env, server, ks) = (&fleet.env, &fleet.server, fleet.ks.clone());
+    let ns = env.namespace().to_owned();
+    let depends_on = |dep: &str| json!({ "dependsOn": [{ "name": dep }] });
 
     // apps waits for infra, which does not exist yet.
-    create(&ks, kustomization("apps", Some("infra"))).await?;
+    fleet
+        .kustomization("apps", "./apps", depends_on("infra"))
+        .await?;
     let waiting = wait_for(&ks, "apps", WAIT, |o| is(o, "Ready", "False")).await?;
     assert_eq!(
         condition(&waiting, "Ready").map(|c| c["reason"].clone()),
@@ -355,8 +247,7 @@ async fn ssh_source_depends_on_and_suspend() -> TestResult {
     let config_maps: Api<ConfigMap> = env.api();
     assert!(config_maps.get_opt("app-cm").await?.is_none());
 
-    create(&ks, kustomization("infra", None)).await?;
-    let revision = format!("main@sha1:{first}");
+    fleet.kustomization("infra", "./infra", json!({})).await?;
     for name in ["infra", "apps"] {
         wait_for(&ks, name, WAIT, |o| {
             is(o, "Ready", "True") && o.data["status"]["lastAppliedRevision"] == revision.as_str()
@@ -487,106 +378,58 @@ fn http(
 
 #[tokio::test]
 async fn a_receiver_call_applies_a_push_at_once() -> TestResult {
-    let env = TestEnv::new("controller-hook").await?;
-    let ns = env.namespace().to_owned();
-    let server = GitServer::start()?;
-    server.create_repo("fleet")?;
     let templated = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: templated\ndata:\n  env: ${cluster}\n  region: ${region:=eu}\n  team: ${team}\n  literal: $${cluster}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: raw\n  annotations:\n    kustomize.toolkit.fluxcd.io/substitute: disabled\ndata:\n  env: ${cluster}\n";
-    let first = server.commit_files(
-        "fleet",
+    // The GitRepository's interval is an hour: only the webhook can explain a prompt apply.
+    let (fleet, revision) = Fleet::start(
+        "controller-hook",
         &[
             ("apps/cm.yaml", &cm("hooked", "1")),
             ("apps/vars.yaml", templated),
         ],
-        &[],
-        "first",
-    )?;
-    let install = Command::new(env!("CARGO_BIN_EXE_weir"))
-        .arg("--kubeconfig")
-        .arg(env.control_plane.kubeconfig_path())
-        .arg("install")
-        .env_remove("KUBECONFIG")
-        .output()?;
-    assert!(
-        install.status.success(),
-        "{}",
-        String::from_utf8_lossy(&install.stderr)
+        Transport::Http,
+    )
+    .await?;
+    let (env, server, controller, ks) = (
+        &fleet.env,
+        &fleet.server,
+        &fleet.controller,
+        fleet.ks.clone(),
     );
-    let storage = tempfile::tempdir()?;
-    let controller = start_controller(&env, storage.path())?;
-
+    let ns = env.namespace().to_owned();
     let secrets: Api<k8s_openapi::api::core::v1::Secret> = env.api();
-    for (name, data) in [
-        (
-            "git-http",
-            json!({ "username": server.username(), "password": server.password() }),
-        ),
-        ("hook-token", json!({ "token": "s3cret-token" })),
-    ] {
-        let secret: k8s_openapi::api::core::v1::Secret =
-            serde_json::from_value(json!({ "metadata": { "name": name }, "stringData": data }))?;
-        secrets.create(&PostParams::default(), &secret).await?;
-    }
+    let token: k8s_openapi::api::core::v1::Secret = serde_json::from_value(
+        json!({ "metadata": { "name": "hook-token" }, "stringData": { "token": "s3cret-token" } }),
+    )?;
+    secrets.create(&PostParams::default(), &token).await?;
     let vars: ConfigMap = serde_json::from_value(json!({
         "metadata": { "name": "cluster-vars" },
         "data": { "team": "platform", "cluster": "overridden-by-inline" },
     }))?;
     let cms: Api<ConfigMap> = env.api();
     cms.create(&PostParams::default(), &vars).await?;
-    let git = Api::<DynamicObject>::namespaced_with(
-        env.client.clone(),
-        &ns,
-        &resource(
-            "source.toolkit.fluxcd.io",
-            "GitRepository",
-            "gitrepositories",
-        ),
-    );
-    let ks = Api::<DynamicObject>::namespaced_with(
-        env.client.clone(),
-        &ns,
-        &resource(
-            "kustomize.toolkit.fluxcd.io",
-            "Kustomization",
-            "kustomizations",
-        ),
-    );
     let receivers = Api::<DynamicObject>::namespaced_with(
         env.client.clone(),
         &ns,
         &resource("notification.toolkit.fluxcd.io", "Receiver", "receivers"),
     );
-    // Plain HTTP this time, and an interval long enough that only the webhook can explain a
-    // prompt apply.
-    create(&git, json!({
-        "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
-        "metadata": { "name": "fleet" },
-        "spec": { "interval": "1h", "url": server.http_url("fleet"), "ref": { "branch": "main" },
-                  "secretRef": { "name": "git-http" } },
-    })).await?;
-    create(
-        &ks,
-        json!({
-            "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
-            "metadata": { "name": "apps" },
-            "spec": { "interval": "1h", "path": "./apps", "prune": true, "targetNamespace": ns,
-                  "sourceRef": { "kind": "GitRepository", "name": "fleet" },
-                  "postBuild": {
-                      "substitute": { "cluster": "prod" },
-                      "substituteFrom": [
-                          { "kind": "ConfigMap", "name": "cluster-vars" },
-                          { "kind": "Secret", "name": "absent", "optional": true },
-                      ] } },
-        }),
-    )
-    .await?;
+    fleet
+        .kustomization(
+            "apps",
+            "./apps",
+            json!({ "postBuild": {
+            "substitute": { "cluster": "prod" },
+            "substituteFrom": [
+                { "kind": "ConfigMap", "name": "cluster-vars" },
+                { "kind": "Secret", "name": "absent", "optional": true },
+            ] } }),
+        )
+        .await?;
     create(&receivers, json!({
         "apiVersion": "notification.toolkit.fluxcd.io/v1", "kind": "Receiver",
         "metadata": { "name": "gitlab" },
         "spec": { "type": "gitlab", "events": ["Push Hook"], "secretRef": { "name": "hook-token" },
                   "resources": [{ "kind": "GitRepository", "name": "fleet" }] },
     })).await?;
-    let revision = format!("main@sha1:{first}");
     // Post-build substitution, with Flux's defaults, escapes and opt-out.
     let config_maps: Api<ConfigMap> = env.api();
     let templated = wait_for(&config_maps, "templated", WAIT, |_| true).await?;
@@ -679,8 +522,12 @@ fn deployment(replicas: u32) -> String {
 #[tokio::test]
 async fn a_new_revision_cancels_a_pending_health_check() -> TestResult {
     // One replica never becomes available here (no kubelet): the health check would hang.
-    let (fleet, revision) =
-        Fleet::start("controller-cancel", &[("apps/web.yaml", &deployment(1))]).await?;
+    let (fleet, revision) = Fleet::start(
+        "controller-cancel",
+        &[("apps/web.yaml", &deployment(1))],
+        Transport::Http,
+    )
+    .await?;
     fleet
         .kustomization("apps", "./apps", json!({ "wait": true, "timeout": "10m" }))
         .await?;
@@ -723,14 +570,25 @@ async fn a_new_revision_cancels_a_pending_health_check() -> TestResult {
     Ok(())
 }
 
-/// A namespace with Weir's CRDs, a Git server holding `fleet` (plain HTTP, basic auth), the
-/// controller, and a GitRepository `fleet` on branch main.
+/// How the GitRepository of a [`Fleet`] reaches the Git server.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Transport {
+    /// Plain HTTP, basic auth.
+    Http,
+    /// HTTPS, basic auth, the server's CA in the Secret.
+    Https,
+    /// SSH, key and known_hosts in the Secret.
+    Ssh,
+}
+
+/// A namespace with Weir's CRDs, a Git server holding `fleet`, the controller, and a
+/// GitRepository `fleet` on branch main with its credentials in Secret `git`.
 struct Fleet {
     env: TestEnv,
     server: GitServer,
     git: Api<DynamicObject>,
     ks: Api<DynamicObject>,
-    _controller: Controller,
+    controller: Controller,
     _storage: tempfile::TempDir,
 }
 
@@ -738,12 +596,14 @@ impl Fleet {
     async fn start(
         test: &str,
         files: &[(&str, &str)],
+        transport: Transport,
     ) -> Result<(Self, String), Box<dyn std::error::Error>> {
         let env = TestEnv::new(test).await?;
         let ns = env.namespace().to_owned();
         let server = GitServer::start()?;
         server.create_repo("fleet")?;
         let head = server.commit_files("fleet", files, &[], "first")?;
+        // CRDs, the controller, then the objects a bootstrap would create.
         let install = Command::new(env!("CARGO_BIN_EXE_weir"))
             .arg("--kubeconfig")
             .arg(env.control_plane.kubeconfig_path())
@@ -757,11 +617,23 @@ impl Fleet {
         );
         let storage = tempfile::tempdir()?;
         let controller = start_controller(&env, storage.path())?;
+        let (url, data) = match transport {
+            Transport::Http => (
+                server.http_url("fleet"),
+                json!({ "username": server.username(), "password": server.password() }),
+            ),
+            Transport::Https => (
+                server.https_url("fleet"),
+                json!({ "username": server.username(), "password": server.password(), "ca.crt": server.ca_pem()? }),
+            ),
+            Transport::Ssh => (
+                server.ssh_url("fleet"),
+                json!({ "identity": std::fs::read_to_string(server.ssh_key_path())?, "known_hosts": server.known_hosts() }),
+            ),
+        };
         let secrets: Api<k8s_openapi::api::core::v1::Secret> = env.api();
-        let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(json!({
-            "metadata": { "name": "git-http" },
-            "stringData": { "username": server.username(), "password": server.password() },
-        }))?;
+        let secret: k8s_openapi::api::core::v1::Secret =
+            serde_json::from_value(json!({ "metadata": { "name": "git" }, "stringData": data }))?;
         secrets.create(&PostParams::default(), &secret).await?;
         let git = Api::<DynamicObject>::namespaced_with(
             env.client.clone(),
@@ -784,15 +656,14 @@ impl Fleet {
         create(&git, json!({
             "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
             "metadata": { "name": "fleet" },
-            "spec": { "interval": "1h", "url": server.http_url("fleet"), "secretRef": { "name": "git-http" },
-                      "ref": { "branch": "main" } },
+            "spec": { "interval": "1h", "url": url, "secretRef": { "name": "git" }, "ref": { "branch": "main" } },
         })).await?;
         let fleet = Fleet {
             env,
             server,
             git,
             ks,
-            _controller: controller,
+            controller,
             _storage: storage,
         };
         Ok((fleet, format!("main@sha1:{head}")))
@@ -843,6 +714,7 @@ async fn health_check_expressions_decide_readiness() -> TestResult {
             ("crds/widget.yaml", WIDGET_CRD),
             ("apps/widget.yaml", widget),
         ],
+        Transport::Http,
     )
     .await?;
     fleet.kustomization("crds", "./crds", json!({})).await?;
