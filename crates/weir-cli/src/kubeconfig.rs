@@ -26,6 +26,9 @@ pub(crate) struct Connection {
     pub(crate) server: String,
     /// The namespace to act in.
     pub(crate) namespace: String,
+    /// The configuration the client was built from (the controller derives impersonating
+    /// clients from it).
+    pub(crate) config: kube::Config,
 }
 
 /// Why `weir` could not talk to the cluster.
@@ -196,11 +199,13 @@ pub(crate) async fn connect(
         http::header::USER_AGENT,
         http::HeaderValue::from_static(concat!("weir/", env!("CARGO_PKG_VERSION"))),
     ));
-    let client = kube::Client::try_from(config).map_err(|source| ConnectError::Request {
-        server: server.clone(),
-        source,
-    })?;
+    let client =
+        kube::Client::try_from(config.clone()).map_err(|source| ConnectError::Request {
+            server: server.clone(),
+            source,
+        })?;
     Ok(Connection {
+        config,
         client,
         origin,
         context,

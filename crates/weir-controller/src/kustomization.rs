@@ -1,6 +1,8 @@
 //! The Kustomization reconciler: source artifact in, objects applied, status as Flux writes it.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use kube::api::{Api, DynamicObject};
@@ -41,7 +43,12 @@ pub struct Context {
     /// Post-build substitution fails on a variable without value or default (Flux's
     /// `StrictPostBuildSubstitutions` feature gate).
     pub strict_substitutions: bool,
-    manager: Manager,
+    manager: Arc<Manager>,
+    /// The controller's own client configuration, from which impersonating clients
+    /// (`spec.serviceAccountName`) are made; none: impersonation is refused.
+    pub config: Option<kube::Config>,
+    /// Managers for other identities or clusters, by what makes them.
+    targets: Mutex<HashMap<String, Arc<Manager>>>,
     /// When each object is next due, to tell a real trigger from the echo of a status write.
     due: Due,
     failures: Failures,
@@ -61,7 +68,9 @@ impl Context {
     /// and by Flux's kustomize-controller.
     pub fn new(client: kube::Client, storage: Storage, work_dir: PathBuf) -> Self {
         Context {
-            manager: manager(&client, false),
+            manager: Arc::new(manager(&client, false)),
+            config: None,
+            targets: Mutex::new(HashMap::new()),
             client,
             storage,
             work_dir,
@@ -472,13 +481,8 @@ async fn run(
     *digest_out = Some(manifests_digest(&objects));
 
     let old = inventory_of(status);
-    let forced;
-    let manager = if spec["force"].as_bool() == Some(true) {
-        forced = manager(&ctx.client, true);
-        &forced
-    } else {
-        &ctx.manager
-    };
+    let manager = target(ctx, &namespace, spec).await?;
+    let manager = manager.as_ref();
     let mut set = manager
         .apply_all_staged(objects)
         .await
@@ -706,6 +710,108 @@ async fn variables(
     Ok(Some((vars, ctx.strict_substitutions)))
 }
 
+/// The manager that applies for a Kustomization: the controller's own, or one acting as
+/// `spec.serviceAccountName` (impersonation) and/or on the cluster of `spec.kubeConfig`, with
+/// `spec.force`. Made once per identity and cluster, then reused.
+async fn target(ctx: &Context, namespace: &str, spec: &Value) -> Result<Arc<Manager>, Failure> {
+    let force = spec["force"].as_bool() == Some(true);
+    let account = text(spec, "/serviceAccountName");
+    let kubeconfig = text(spec, "/kubeConfig/secretRef/name");
+    if spec["kubeConfig"]["configMapRef"].is_object() {
+        return Err(Failure {
+            terminal: true,
+            ..failure(
+                Reason::ReconciliationFailed,
+                "spec.kubeConfig.configMapRef (cloud providers) is not supported yet; use spec.kubeConfig.secretRef",
+            )
+        });
+    }
+    let failed = |why: String| failure(Reason::ReconciliationFailed, why);
+    let (config, key) = match kubeconfig {
+        Some(secret) => {
+            let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+                Api::namespaced(ctx.client.clone(), namespace);
+            let found = secrets
+                .get_opt(secret)
+                .await
+                .map_err(|e| {
+                    failed(format!(
+                        "cannot read kubeconfig secret '{namespace}/{secret}': {e}"
+                    ))
+                })?
+                .ok_or_else(|| {
+                    failed(format!(
+                        "kubeconfig secret '{namespace}/{secret}' not found"
+                    ))
+                })?;
+            let version = found.metadata.resource_version.clone().unwrap_or_default();
+            let mut data = found.data.unwrap_or_default();
+            let key = text(spec, "/kubeConfig/secretRef/key");
+            let bytes = match key {
+                Some(key) => data.remove(key),
+                None => data.remove("value").or_else(|| data.remove("value.yaml")),
+            }
+            .ok_or_else(|| {
+                failed(format!(
+                    "kubeconfig secret '{namespace}/{secret}' has no key {}",
+                    key.unwrap_or("'value' or 'value.yaml'")
+                ))
+            })?;
+            let text = String::from_utf8(bytes.0).map_err(|_| {
+                failed(format!(
+                    "kubeconfig secret '{namespace}/{secret}' is not UTF-8"
+                ))
+            })?;
+            let parsed = kube::config::Kubeconfig::from_yaml(&text)
+                .map_err(|e| failed(format!("kubeconfig secret '{namespace}/{secret}': {e}")))?;
+            let config = kube::Config::from_custom_kubeconfig(
+                parsed,
+                &kube::config::KubeConfigOptions::default(),
+            )
+            .await
+            .map_err(|e| failed(format!("kubeconfig secret '{namespace}/{secret}': {e}")))?;
+            (
+                Some(config),
+                format!("kubeconfig:{namespace}/{secret}@{version}"),
+            )
+        }
+        None => (ctx.config.clone(), "local".to_owned()),
+    };
+    if kubeconfig.is_none() && account.is_none() {
+        return Ok(if force {
+            cached(ctx, "local|force".into(), || Ok(manager(&ctx.client, true)))?
+        } else {
+            Arc::clone(&ctx.manager)
+        });
+    }
+    let key = format!("{key}|{}|{force}", account.unwrap_or_default());
+    cached(ctx, key, || {
+        let mut config = config.ok_or_else(|| {
+            failed("spec.serviceAccountName needs the controller's own kubeconfig".into())
+        })?;
+        if let Some(account) = account {
+            config.auth_info.impersonate =
+                Some(format!("system:serviceaccount:{namespace}:{account}"));
+        }
+        let client = kube::Client::try_from(config).map_err(|e| failed(e.to_string()))?;
+        Ok(manager(&client, force))
+    })
+}
+
+fn cached(
+    ctx: &Context,
+    key: String,
+    make: impl FnOnce() -> Result<Manager, Failure>,
+) -> Result<Arc<Manager>, Failure> {
+    let mut targets = ctx.targets.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(found) = targets.get(&key) {
+        return Ok(Arc::clone(found));
+    }
+    let made = Arc::new(make()?);
+    targets.insert(key, Arc::clone(&made));
+    Ok(made)
+}
+
 /// `spec.healthChecks` as change-set entries to wait for.
 fn health_checks(list: &[Value], namespace: &str) -> ChangeSet {
     ChangeSet {
@@ -842,7 +948,16 @@ async fn finalize(
     if !delete || inventory.entries.is_empty() {
         return;
     }
-    if let Err(e) = ctx.manager.prune(&inventory, &Inventory::default()).await {
+    let namespace = object.metadata.namespace.clone().unwrap_or_default();
+    let manager = match target(ctx, &namespace, spec).await {
+        Ok(manager) => manager,
+        // The identity or cluster is gone: nothing can be deleted, as in Flux.
+        Err(failed) => {
+            info!(kustomization = ?object.metadata.name, error = %failed.message, "not deleting the inventory");
+            return;
+        }
+    };
+    if let Err(e) = manager.prune(&inventory, &Inventory::default()).await {
         info!(kustomization = ?object.metadata.name, error = %e, "deleting the inventory failed");
     }
 }

@@ -54,6 +54,9 @@ pub struct Config {
     pub requeue_dependency: Duration,
     /// Refuse references to sources and dependencies in other namespaces.
     pub no_cross_namespace_refs: bool,
+    /// The client configuration, from which clients impersonating a Kustomization's
+    /// `spec.serviceAccountName` are made; none: such Kustomizations fail.
+    pub client_config: Option<kube::Config>,
 }
 
 /// Why the controller stopped.
@@ -290,6 +293,7 @@ pub async fn run(
         kustomization::Context::new(client.clone(), storage, work.join("kustomizations"));
     ks_ctx.requeue_dependency = config.requeue_dependency;
     ks_ctx.no_cross_namespace_refs = config.no_cross_namespace_refs;
+    ks_ctx.config = config.client_config.clone();
     let ks_controller = Controller::new_with(
         api(&client, namespace, &ks_res),
         watcher::Config::default(),

@@ -37,6 +37,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: &ControllerArgs) -> Result<()
         namespace: (!args.watch_all_namespaces).then_some(namespace),
         requeue_dependency,
         no_cross_namespace_refs: args.no_cross_namespace_refs,
+        client_config: Some(conn.config.clone()),
     };
     let shutdown = async {
         let mut term =

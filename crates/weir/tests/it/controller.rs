@@ -767,3 +767,83 @@ async fn health_check_expressions_decide_readiness() -> TestResult {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn service_account_impersonation_and_remote_kubeconfig() -> TestResult {
+    let secret =
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: applied-secret\nstringData:\n  k: v\n";
+    let (fleet, revision) = Fleet::start(
+        "controller-identity",
+        &[
+            ("apps/cm.yaml", &cm("as-deployer", "1")),
+            ("secret/s.yaml", secret),
+        ],
+        Transport::Http,
+    )
+    .await?;
+    let ns = fleet.env.namespace().to_owned();
+    // A service account that may manage ConfigMaps only.
+    let rbac = format!(
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: deployer\n  namespace: {ns}\n---\n\
+         apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: configmaps\n  namespace: {ns}\n\
+         rules:\n- apiGroups: ['']\n  resources: [configmaps]\n  verbs: [get, list, watch, create, update, patch, delete]\n---\n\
+         apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: deployer\n  namespace: {ns}\n\
+         roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: configmaps}}\n\
+         subjects: [{{kind: ServiceAccount, name: deployer, namespace: {ns}}}]\n"
+    );
+    let objects: Vec<serde_json::Map<String, Value>> =
+        weir_object::yaml::parse_documents("rbac.yaml", &rbac)?
+            .into_iter()
+            .filter_map(|d| d.value.as_object().cloned())
+            .collect();
+    weir_apply::Manager::new(fleet.env.client.clone(), weir_apply::Options::default())
+        .apply_all_staged(objects)
+        .await?;
+
+    fleet
+        .kustomization(
+            "as-sa",
+            "./apps",
+            json!({ "serviceAccountName": "deployer" }),
+        )
+        .await?;
+    wait_for(&fleet.ks, "as-sa", WAIT, |o| {
+        is(o, "Ready", "True") && o.data["status"]["lastAppliedRevision"] == revision.as_str()
+    })
+    .await?;
+    fleet
+        .kustomization(
+            "as-sa-denied",
+            "./secret",
+            json!({ "serviceAccountName": "deployer" }),
+        )
+        .await?;
+    let denied = wait_for(&fleet.ks, "as-sa-denied", WAIT, |o| is(o, "Ready", "False")).await?;
+    let ready = condition(&denied, "Ready").cloned().unwrap_or_default();
+    assert_eq!(ready["reason"], "ReconciliationFailed", "{ready}");
+    assert!(
+        ready["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(&format!("system:serviceaccount:{ns}:deployer"))),
+        "{ready}"
+    );
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = fleet.env.api();
+    assert!(secrets.get_opt("applied-secret").await?.is_none());
+
+    // A kubeconfig in a Secret (here for the same cluster) is used instead of the controller's.
+    let kubeconfig = std::fs::read_to_string(fleet.env.control_plane.kubeconfig_path())?;
+    let remote: k8s_openapi::api::core::v1::Secret = serde_json::from_value(json!({
+        "metadata": { "name": "remote" }, "stringData": { "value": kubeconfig },
+    }))?;
+    secrets.create(&PostParams::default(), &remote).await?;
+    fleet
+        .kustomization(
+            "remote",
+            "./secret",
+            json!({ "kubeConfig": { "secretRef": { "name": "remote" } } }),
+        )
+        .await?;
+    wait_for(&fleet.ks, "remote", WAIT, |o| is(o, "Ready", "True")).await?;
+    assert!(secrets.get_opt("applied-secret").await?.is_some());
+    Ok(())
+}
