@@ -128,52 +128,13 @@ impl GitServer {
             &format!("{HTTP_USERNAME}:{{PLAIN}}{password}\n"),
         )?;
 
-        let mut processes = Vec::new();
         let socket = root.join("fcgiwrap.sock");
-        let mut fcgiwrap = Process::start(
-            "fcgiwrap",
-            Path::new("/usr/sbin/fcgiwrap"),
-            &[
-                "-c".into(),
-                "1".into(),
-                "-s".into(),
-                format!("unix:{}", socket.display()),
-            ],
-            &[],
-            &root.join("logs/fcgiwrap.log"),
-            Lifetime::Attached,
-        )?;
-        process::wait_until(
-            "fcgiwrap socket",
-            Duration::from_secs(10),
-            std::slice::from_mut(&mut fcgiwrap),
-            || socket.exists(),
-        )?;
-        processes.push(fcgiwrap);
-
         let ports = process::free_ports(3)?;
         let (https_port, http_port, ssh_port) = (ports[0], ports[1], ports[2]);
         write_file(
             &root.join("nginx/nginx.conf"),
             &nginx_conf(&root, https_port, http_port, &socket),
         )?;
-        let mut nginx = Process::start(
-            "nginx",
-            Path::new("/usr/sbin/nginx"),
-            &[
-                "-p".into(),
-                root.join("nginx").display().to_string(),
-                "-c".into(),
-                root.join("nginx/nginx.conf").display().to_string(),
-                "-e".into(),
-                root.join("logs/nginx-error.log").display().to_string(),
-            ],
-            &[],
-            &root.join("logs/nginx.log"),
-            Lifetime::Attached,
-        )?;
-        wait_for_port("nginx", https_port, &mut nginx)?;
-        processes.push(nginx);
 
         // SSH: a host key per run, a client key, and an authorized_keys line that only lets
         // the key run git-shell.
@@ -204,21 +165,7 @@ impl GitServer {
             // sshd's privilege separation directory; missing on machines where sshd never ran.
             let _ = fs::create_dir_all("/run/sshd");
         }
-        let mut sshd = Process::start(
-            "sshd",
-            Path::new("/usr/sbin/sshd"),
-            &[
-                "-D".into(),
-                "-e".into(),
-                "-f".into(),
-                ssh.join("sshd_config").display().to_string(),
-            ],
-            &[],
-            &root.join("logs/sshd.log"),
-            Lifetime::Attached,
-        )?;
-        wait_for_port("sshd", ssh_port, &mut sshd)?;
-        processes.push(sshd);
+        let processes = launch(&root, https_port, ssh_port)?;
 
         let host_pub = crate::read_file(&ssh.join("host_key.pub"))?;
         let host_key: Vec<&str> = host_pub.split_whitespace().take(2).collect();
@@ -355,6 +302,76 @@ impl GitServer {
             p.stop();
         }
     }
+
+    /// Starts the servers again after [`stop`](Self::stop), on the same ports with the same
+    /// keys and password, as a server coming back after an outage.
+    pub fn restart(&mut self) -> Result<(), Error> {
+        self.stop();
+        self.processes = launch(self.dir.path(), self.https_port, self.ssh_port)?;
+        Ok(())
+    }
+}
+
+/// Starts fcgiwrap, nginx and sshd from the configuration written under `root`, and waits
+/// until each accepts connections.
+fn launch(root: &Path, https_port: u16, ssh_port: u16) -> Result<Vec<Process>, Error> {
+    let mut processes = Vec::new();
+    let socket = root.join("fcgiwrap.sock");
+    let _ = fs::remove_file(&socket);
+    let mut fcgiwrap = Process::start(
+        "fcgiwrap",
+        Path::new("/usr/sbin/fcgiwrap"),
+        &[
+            "-c".into(),
+            "1".into(),
+            "-s".into(),
+            format!("unix:{}", socket.display()),
+        ],
+        &[],
+        &root.join("logs/fcgiwrap.log"),
+        Lifetime::Attached,
+    )?;
+    process::wait_until(
+        "fcgiwrap socket",
+        Duration::from_secs(10),
+        std::slice::from_mut(&mut fcgiwrap),
+        || socket.exists(),
+    )?;
+    processes.push(fcgiwrap);
+    let mut nginx = Process::start(
+        "nginx",
+        Path::new("/usr/sbin/nginx"),
+        &[
+            "-p".into(),
+            root.join("nginx").display().to_string(),
+            "-c".into(),
+            root.join("nginx/nginx.conf").display().to_string(),
+            "-e".into(),
+            root.join("logs/nginx-error.log").display().to_string(),
+        ],
+        &[],
+        &root.join("logs/nginx.log"),
+        Lifetime::Attached,
+    )?;
+    wait_for_port("nginx", https_port, &mut nginx)?;
+    processes.push(nginx);
+    let ssh = root.join("ssh");
+    let mut sshd = Process::start(
+        "sshd",
+        Path::new("/usr/sbin/sshd"),
+        &[
+            "-D".into(),
+            "-e".into(),
+            "-f".into(),
+            ssh.join("sshd_config").display().to_string(),
+        ],
+        &[],
+        &root.join("logs/sshd.log"),
+        Lifetime::Attached,
+    )?;
+    wait_for_port("sshd", ssh_port, &mut sshd)?;
+    processes.push(sshd);
+    Ok(processes)
 }
 
 fn nginx_conf(root: &Path, https_port: u16, http_port: u16, socket: &Path) -> String {

@@ -217,6 +217,17 @@ async fn git_push_is_applied_pruned_and_failures_are_reported() -> TestResult {
         artifact["revision"]
     );
     assert!(config_maps.get_opt("app-a").await?.is_some());
+
+    // The server back: the source recovers by itself (the failure back-off retries).
+    fleet.server.restart()?;
+    let back = wait_for(&git, "fleet", WAIT, |o| {
+        is(o, "Ready", "True") && condition(o, "FetchFailed").is_none()
+    })
+    .await?;
+    assert_eq!(
+        back.data["status"]["artifact"]["revision"],
+        artifact["revision"]
+    );
     Ok(())
 }
 
