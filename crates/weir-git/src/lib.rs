@@ -9,6 +9,7 @@
 //! Calls block; run them on a blocking thread.
 
 mod auth;
+mod semver;
 mod transport;
 
 use std::fs;
@@ -70,9 +71,14 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// The reference kind is not supported yet.
-    #[error("{0} is not supported yet")]
-    Unsupported(&'static str),
+    /// `spec.ref.semver` is not a valid range.
+    #[error("invalid semver range '{range}': {reason}")]
+    Semver {
+        /// The range.
+        range: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// Which revision to check out, as Flux's `spec.ref`.
@@ -202,7 +208,8 @@ pub fn fetch(
         Reference::Commit { branch: None, .. } => {
             ("+refs/heads/*:refs/weir/heads/*".to_owned(), false)
         }
-        Reference::Semver(_) => return Err(Error::Unsupported("spec.ref.semver")),
+        // Every tag's commit, shallow; the highest matching tag is chosen below.
+        Reference::Semver(_) => ("+refs/tags/*:refs/weir/tags/*".to_owned(), true),
     };
     // A ref left from an earlier fetch must not pass for this one's result.
     if let Ok(mut old) = repo.find_reference(FETCHED) {
@@ -223,9 +230,28 @@ pub fn fetch(
         .fetch(&[refspec.as_str()], Some(&mut options), None)
         .map_err(|err| session.classify(err, reference))?;
 
+    let mut chosen_tag = None;
     let oid = match reference {
         Reference::Commit { sha, .. } => {
             Oid::from_str(sha).map_err(git("reading the commit of"))?
+        }
+        Reference::Semver(range) => {
+            let tags = repo
+                .references_glob("refs/weir/tags/*")
+                .map_err(git("listing the tags of"))?
+                .filter_map(Result::ok)
+                .filter_map(|r| {
+                    let name = r.name().ok()?.strip_prefix("refs/weir/tags/")?.to_owned();
+                    Some((name, r.target()?))
+                });
+            let (tag, oid) = semver::highest(range, tags)
+                .map_err(|reason| Error::Semver {
+                    range: range.clone(),
+                    reason,
+                })?
+                .ok_or_else(|| not_found(url, reference))?;
+            chosen_tag = Some(tag);
+            oid
         }
         _ => repo
             .refname_to_id(FETCHED)
@@ -244,7 +270,10 @@ pub fn fetch(
         Reference::Commit {
             branch: Some(b), ..
         } => format!("{b}@sha1:{hash}"),
-        Reference::Commit { branch: None, .. } | Reference::Semver(_) => format!("sha1:{hash}"),
+        Reference::Semver(_) => {
+            format!("{}@sha1:{hash}", chosen_tag.unwrap_or_default())
+        }
+        Reference::Commit { branch: None, .. } => format!("sha1:{hash}"),
     };
     Ok(Checkout {
         commit: hash,

@@ -168,3 +168,56 @@ fn failures_are_clear_and_leak_no_secret() -> TestResult {
     assert!(started.elapsed().as_secs() < 10);
     Ok(())
 }
+
+#[test]
+fn tags_and_semver_ranges() -> TestResult {
+    let server = GitServer::start()?;
+    server.create_repo("app")?;
+    let tag = |name: &str, commit: &str| -> TestResult {
+        let status = std::process::Command::new("git")
+            .arg("--git-dir")
+            .arg(server.repo_path("app"))
+            .args(["tag", "-a", "-m", name, name, commit])
+            .env("GIT_COMMITTER_NAME", "test")
+            .env("GIT_COMMITTER_EMAIL", "test@weir.invalid")
+            .status()?;
+        assert!(status.success());
+        Ok(())
+    };
+    let mut commits = Vec::new();
+    for (i, version) in ["v1.0.0", "v1.1.0", "v2.0.0"].iter().enumerate() {
+        let commit = server.commit_files("app", &[("v.txt", &format!("{i}\n"))], &[], version)?;
+        tag(version, &commit)?;
+        commits.push(commit);
+    }
+    let dir = tempfile::tempdir()?;
+    let creds = Credentials::from_secret(
+        &server.http_url("app"),
+        &secret(&[
+            ("username", server.username().as_bytes()),
+            ("password", server.password().as_bytes()),
+        ]),
+    )?;
+    let run = |reference: Reference| {
+        checkout(
+            &server.http_url("app"),
+            &reference,
+            &creds,
+            &dir.path().join("cache"),
+            &dir.path().join("tree"),
+        )
+    };
+    let out = run(Reference::Semver(">=1.0.0 <2.0.0".into()))?;
+    assert_eq!(out.revision, format!("v1.1.0@sha1:{}", commits[1]));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("tree/v.txt"))?,
+        "1\n"
+    );
+    let out = run(Reference::Tag("v1.0.0".into()))?;
+    assert_eq!(out.revision, format!("v1.0.0@sha1:{}", commits[0]));
+    let err = run(Reference::Semver(">=3".into()))
+        .err()
+        .ok_or("a missing version was found")?;
+    assert!(matches!(err, Error::NotFound { .. }), "{err}");
+    Ok(())
+}
