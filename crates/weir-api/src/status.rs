@@ -76,6 +76,8 @@ pub enum Reason {
     TokenNotFound,
     /// The object is suspended.
     Suspended,
+    /// The spec uses a field Weir does not implement yet (the message names it).
+    Unsupported,
 }
 
 impl Reason {
@@ -101,6 +103,7 @@ impl Reason {
             Self::AccessDenied => "AccessDenied",
             Self::TokenNotFound => "TokenNotFound",
             Self::Suspended => "Suspended",
+            Self::Unsupported => "Unsupported",
         }
     }
 }

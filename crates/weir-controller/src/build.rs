@@ -1,15 +1,18 @@
-//! From a source artifact to the objects to apply: unpack, find or generate the
-//! kustomization, add the Kustomization's own overlay (namespace, prefix, patches, images...),
-//! build with Weir's kustomize engine, and label every object with its owner.
+//! From a source artifact to the objects to apply: the tarball is unpacked once per digest into
+//! memory, then each Kustomization is built from it the way Flux's kustomize-controller does
+//! (`weir_kustomize::flux`: a kustomization generated where there is none, the spec's
+//! namespace, prefix, suffix, patches, images, components and common metadata layered on), its
+//! variables substituted, and every object labelled with its owner.
 
 use std::collections::BTreeMap;
-use std::fs;
 use std::io::Read as _;
 use std::path::{Component, Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 use sha2::{Digest as _, Sha256};
 use weir_api::status::Reason;
+use weir_kustomize::MemFs;
+use weir_kustomize::flux::Overlay;
 
 /// Why no objects came out, with the Flux reason to report.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,18 +43,12 @@ pub type Variables = (BTreeMap<String, String>, bool);
 /// The annotation or label that exempts an object from post-build substitution.
 const SUBSTITUTE_KEY: &str = "kustomize.toolkit.fluxcd.io/substitute";
 
-/// Unpacks `tarball` (checking its `digest`) under `work`, builds the objects of the
-/// Kustomization `spec`, substitutes `variables` (none: no substitution) and labels every
-/// object as owned by `owner` (name, namespace).
-pub fn objects(
-    tarball: &Path,
-    digest: &str,
-    spec: &Value,
-    work: &Path,
-    owner: (&str, &str),
-    variables: Option<&Variables>,
-) -> Result<Vec<Map<String, Value>>, BuildError> {
-    let bytes = fs::read(tarball).map_err(|e| {
+/// The most a source artifact may hold once unpacked.
+const MAX_UNPACKED: u64 = 512 << 20;
+
+/// Reads a gzipped tarball (checking its `digest`) into an in-memory tree rooted at `/`.
+pub fn unpack(tarball: &Path, digest: &str) -> Result<MemFs, BuildError> {
+    let bytes = std::fs::read(tarball).map_err(|e| {
         artifact_failed(format!(
             "failed to read artifact {}: {e}",
             tarball.display()
@@ -63,44 +60,65 @@ pub fn objects(
             "artifact digest mismatch: expected {digest}, got {actual}"
         )));
     }
-    let root = work.join("source");
-    let _ = fs::remove_dir_all(&root);
-    fs::create_dir_all(&root).map_err(|e| artifact_failed(e.to_string()))?;
-    tar::Archive::new(flate2::read::GzDecoder::new(bytes.as_slice()))
-        .unpack(&root)
-        .map_err(|e| artifact_failed(format!("failed to unpack artifact: {e}")))?;
+    let mut fs = MemFs::new();
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes.as_slice()));
+    let mut total = 0u64;
+    let failed = |e: std::io::Error| artifact_failed(format!("failed to unpack artifact: {e}"));
+    for entry in archive.entries().map_err(failed)? {
+        let mut entry = entry.map_err(failed)?;
+        let path = entry.path().map_err(failed)?.into_owned();
+        let Some(path) = clean(&path.display().to_string()) else {
+            continue;
+        };
+        match entry.header().entry_type() {
+            tar::EntryType::Directory => fs.add_dir(&path),
+            tar::EntryType::Regular => {
+                total += entry.size();
+                if total > MAX_UNPACKED {
+                    return Err(artifact_failed(format!(
+                        "artifact is over {} MiB unpacked",
+                        MAX_UNPACKED >> 20
+                    )));
+                }
+                let mut content = Vec::with_capacity(entry.size() as usize);
+                entry.read_to_end(&mut content).map_err(failed)?;
+                fs.add_file(&path, content);
+            }
+            _ => {}
+        }
+    }
+    Ok(fs)
+}
 
+/// Built objects and the build's warnings.
+pub type Built = (Vec<Map<String, Value>>, Vec<String>);
+
+/// Builds the objects of the Kustomization `spec` from the unpacked `source`, substitutes
+/// `variables` (none: no substitution) and labels every object as owned by `owner` (name,
+/// namespace). Returns the objects and the build's warnings.
+pub fn objects(
+    source: &MemFs,
+    spec: &Value,
+    owner: (&str, &str),
+    variables: Option<&Variables>,
+) -> Result<Built, BuildError> {
     let path = spec["path"].as_str().unwrap_or_default();
     let relative = clean(path)
         .ok_or_else(|| artifact_failed(format!("kustomization path '{path}' leaves the source")))?;
-    let dir = root.join(&relative);
-    if !dir.is_dir() {
+    let dir = Path::new("/").join(&relative);
+    if !weir_kustomize::FileSystem::is_dir(source, &dir) {
         return Err(artifact_failed(format!(
             "kustomization path not found: {path}"
         )));
     }
-    if !has_kustomization(&dir) {
-        generate(&dir)?;
-    }
-    let target = match overlay(spec, &relative) {
-        Some(kustomization) => {
-            let overlay = root.join(".weir-overlay");
-            fs::create_dir_all(&overlay).map_err(|e| build_failed(e.to_string()))?;
-            fs::write(
-                overlay.join("kustomization.yaml"),
-                weir_object::yaml::to_yaml(&kustomization),
-            )
-            .map_err(|e| build_failed(e.to_string()))?;
-            overlay
-        }
-        None => dir,
-    };
-    let output = weir_kustomize::build(
-        &weir_kustomize::DiskFs,
-        &target,
-        &weir_kustomize::Options::default(),
+    let overlay = overlay(spec)?;
+    let (output, warnings) = weir_kustomize::flux::build_with_overlay(
+        source,
+        &dir,
+        &overlay,
+        &weir_kustomize::Options::flux(),
     )
-    .map_err(|e| build_failed(strip_root(&e.to_string(), &root)))?;
+    .map_err(|e| build_failed(e.to_string()))?;
     let mut objects = output.resources;
     if let Some(variables) = variables {
         for object in &mut objects {
@@ -121,7 +139,40 @@ pub fn objects(
             }
         }
     }
-    Ok(objects)
+    Ok((objects, warnings))
+}
+
+/// The build-changing fields of a Flux `Kustomization` spec.
+fn overlay(spec: &Value) -> Result<Overlay, BuildError> {
+    let strings = |value: &Value| -> BTreeMap<String, String> {
+        value
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+            .collect()
+    };
+    Ok(Overlay {
+        target_namespace: spec["targetNamespace"].as_str().map(str::to_owned),
+        name_prefix: spec["namePrefix"].as_str().map(str::to_owned),
+        name_suffix: spec["nameSuffix"].as_str().map(str::to_owned),
+        patches: parse(spec, "patches")?,
+        images: parse(spec, "images")?,
+        components: parse(spec, "components")?,
+        ignore_missing_components: spec["ignoreMissingComponents"].as_bool() == Some(true),
+        build_metadata: parse(spec, "buildMetadata")?,
+        common_labels: strings(&spec["commonMetadata"]["labels"]),
+        common_annotations: strings(&spec["commonMetadata"]["annotations"]),
+    })
+}
+
+/// A list field of the spec (empty when absent).
+fn parse<T: serde::de::DeserializeOwned>(spec: &Value, name: &str) -> Result<Vec<T>, BuildError> {
+    match spec.get(name) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(value) => serde_json::from_value(value.clone())
+            .map_err(|e| build_failed(format!("spec.{name}: {e}"))),
+    }
 }
 
 /// Substitutes `${...}` expressions in one object, unless it opts out with the
@@ -184,146 +235,22 @@ fn describe(object: &Map<String, Value>) -> String {
     }
 }
 
-/// Error messages name files relative to the source root, as they are in Git.
-fn strip_root(message: &str, root: &Path) -> String {
-    let prefix = format!("{}/", root.display());
-    message.replace(&prefix, "")
-}
-
-/// `path` without `.` parts, refused if it climbs out with `..` or is absolute.
+/// `path` without `.` parts, refused if it climbs out with `..`; absolute paths are taken as
+/// relative to the source root.
 fn clean(path: &str) -> Option<PathBuf> {
     let mut out = PathBuf::new();
     for component in Path::new(path).components() {
         match component {
-            Component::CurDir => {}
+            Component::CurDir | Component::RootDir | Component::Prefix(_) => {}
             Component::Normal(part) => out.push(part),
             Component::ParentDir => {
                 if !out.pop() {
                     return None;
                 }
             }
-            Component::RootDir | Component::Prefix(_) => {}
         }
     }
     Some(out)
-}
-
-fn has_kustomization(dir: &Path) -> bool {
-    ["kustomization.yaml", "kustomization.yml", "Kustomization"]
-        .iter()
-        .any(|f| dir.join(f).is_file())
-}
-
-/// Writes a kustomization.yaml listing the manifests under `dir`, as Flux does for plain
-/// YAML: every `.yaml`/`.yml`/`.json` file that holds a Kubernetes object (or cannot be read,
-/// so the build reports it), and every sub-directory with a kustomization of its own.
-fn generate(dir: &Path) -> Result<(), BuildError> {
-    let mut resources = Vec::new();
-    collect(dir, dir, &mut resources).map_err(|e| build_failed(e.to_string()))?;
-    let kustomization = json!({
-        "apiVersion": "kustomize.config.k8s.io/v1beta1",
-        "kind": "Kustomization",
-        "resources": resources,
-    });
-    fs::write(
-        dir.join("kustomization.yaml"),
-        weir_object::yaml::to_yaml(&kustomization),
-    )
-    .map_err(|e| build_failed(e.to_string()))
-}
-
-fn collect(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()> {
-    let mut entries: Vec<_> = fs::read_dir(dir)?.flatten().map(|e| e.path()).collect();
-    entries.sort();
-    for path in entries {
-        let relative = path
-            .strip_prefix(root)
-            .unwrap_or(&path)
-            .display()
-            .to_string();
-        if path.is_dir() {
-            if has_kustomization(&path) {
-                out.push(relative);
-            } else {
-                collect(root, &path, out)?;
-            }
-            continue;
-        }
-        let manifest = path
-            .extension()
-            .is_some_and(|x| x == "yaml" || x == "yml" || x == "json");
-        if manifest && holds_object(&path) {
-            out.push(relative);
-        }
-    }
-    Ok(())
-}
-
-/// Whether a file holds at least one Kubernetes object, or cannot be parsed.
-fn holds_object(path: &Path) -> bool {
-    let mut text = String::new();
-    if fs::File::open(path)
-        .and_then(|mut f| f.read_to_string(&mut text))
-        .is_err()
-    {
-        return true;
-    }
-    match weir_object::yaml::parse_documents(&path.display().to_string(), &text) {
-        Ok(docs) => docs
-            .iter()
-            .any(|d| d.value.get("apiVersion").is_some() && d.value.get("kind").is_some()),
-        Err(_) => true,
-    }
-}
-
-/// The kustomization Flux's spec fields amount to, on top of the one at `relative`; none when
-/// the spec has none of them.
-fn overlay(spec: &Value, relative: &Path) -> Option<Value> {
-    let base = Path::new("..").join(relative).display().to_string();
-    let mut k = Map::new();
-    k.insert(
-        "apiVersion".into(),
-        json!("kustomize.config.k8s.io/v1beta1"),
-    );
-    k.insert("kind".into(), json!("Kustomization"));
-    k.insert("resources".into(), json!([base]));
-    let mut any = false;
-    for (field, key) in [
-        ("targetNamespace", "namespace"),
-        ("namePrefix", "namePrefix"),
-        ("nameSuffix", "nameSuffix"),
-        ("patches", "patches"),
-        ("images", "images"),
-    ] {
-        if let Some(value) = spec.get(field).filter(|v| !v.is_null()) {
-            k.insert(key.into(), value.clone());
-            any = true;
-        }
-    }
-    if let Some(components) = spec["components"].as_array() {
-        let list: Vec<Value> = components
-            .iter()
-            .filter_map(Value::as_str)
-            .map(|c| json!(Path::new(&base).join(c).display().to_string()))
-            .collect();
-        k.insert("components".into(), Value::Array(list));
-        any = true;
-    }
-    if let Some(labels) = spec["commonMetadata"]["labels"].as_object() {
-        k.insert(
-            "labels".into(),
-            json!([{ "pairs": labels, "includeSelectors": false }]),
-        );
-        any = true;
-    }
-    if let Some(annotations) = spec["commonMetadata"]["annotations"].as_object() {
-        k.insert(
-            "commonAnnotations".into(),
-            Value::Object(annotations.clone()),
-        );
-        any = true;
-    }
-    any.then_some(Value::Object(k))
 }
 
 #[cfg(test)]
@@ -339,13 +266,34 @@ mod tests {
     }
 
     #[test]
-    fn spec_fields_make_an_overlay() {
-        let spec =
-            json!({ "targetNamespace": "prod", "commonMetadata": { "labels": { "team": "a" } } });
-        let made = overlay(&spec, Path::new("apps")).expect("an overlay");
-        assert_eq!(made["resources"], json!(["../apps"]));
-        assert_eq!(made["namespace"], "prod");
-        assert_eq!(made["labels"][0]["includeSelectors"], false);
-        assert_eq!(overlay(&json!({ "path": "x" }), Path::new("x")), None);
+    fn builds_plain_yaml_with_the_spec_overlay_and_owner_labels() -> Result<(), BuildError> {
+        let mut fs = MemFs::new();
+        fs.add_file(
+            "apps/cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  env: ${env}\n",
+        );
+        let spec = json!({ "path": "./apps", "targetNamespace": "prod", "namePrefix": "p-",
+            "commonMetadata": { "labels": { "team": "a" } } });
+        let vars = (
+            BTreeMap::from([("env".to_owned(), "prod".to_owned())]),
+            false,
+        );
+        let (built, _) = objects(&fs, &spec, ("apps", "flux-system"), Some(&vars))?;
+        assert_eq!(built.len(), 1);
+        let cm = Value::Object(built[0].clone());
+        assert_eq!(cm["metadata"]["name"], "p-cm");
+        assert_eq!(cm["metadata"]["namespace"], "prod");
+        assert_eq!(cm["metadata"]["labels"]["team"], "a");
+        assert_eq!(
+            cm["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/name"],
+            "apps"
+        );
+        assert_eq!(cm["data"]["env"], "prod");
+        let missing = objects(&fs, &json!({ "path": "./nope" }), ("a", "b"), None);
+        assert_eq!(
+            missing.map(|_| ()).map_err(|e| e.reason),
+            Err(Reason::ArtifactFailed)
+        );
+        Ok(())
     }
 }

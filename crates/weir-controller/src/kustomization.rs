@@ -49,6 +49,8 @@ pub struct Context {
     pub config: Option<kube::Config>,
     /// Managers for other identities or clusters, by what makes them.
     targets: Mutex<HashMap<String, Arc<Manager>>>,
+    /// Unpacked artifacts by digest.
+    artifacts: Mutex<HashMap<String, Arc<weir_kustomize::MemFs>>>,
     /// When each object is next due, to tell a real trigger from the echo of a status write.
     due: Due,
     failures: Failures,
@@ -71,6 +73,7 @@ impl Context {
             manager: Arc::new(manager(&client, false)),
             config: None,
             targets: Mutex::new(HashMap::new()),
+            artifacts: Mutex::new(HashMap::new()),
             client,
             storage,
             work_dir,
@@ -404,6 +407,22 @@ async fn run(
 ) -> Result<(String, ChangeSet), Failure> {
     let namespace = object.metadata.namespace.clone().unwrap_or_default();
     let name = object.metadata.name.clone().unwrap_or_default();
+    for (field, name) in [
+        ("decryption", "spec.decryption (SOPS)"),
+        ("ignore", "spec.ignore (drift rules)"),
+    ] {
+        if !spec[field].is_null() {
+            return Err(Failure {
+                terminal: true,
+                ..failure(
+                    Reason::Unsupported,
+                    format!(
+                        "{name} is not supported by Weir yet; remove it, or reconcile this Kustomization with Flux's kustomize-controller"
+                    ),
+                )
+            });
+        }
+    }
     let source = source?;
     let current = source
         .pointer("/status/artifact/revision")
@@ -423,7 +442,9 @@ async fn run(
     };
     let revision = artifact["revision"].as_str().unwrap_or_default().to_owned();
     status.insert("lastAttemptedRevision".into(), json!(revision));
-    // Say what is going on before the work, which may last (health checks), as Flux does.
+    // Say what is going on before work that may last (health checks), as Flux does; a quick
+    // reconcile writes its outcome only.
+    let long = spec["wait"].as_bool() == Some(true) || spec["healthChecks"].is_array();
     let mut progressing = status.clone();
     let mut conditions = conditions_of(&progressing);
     let generation = object.metadata.generation.unwrap_or_default();
@@ -444,12 +465,14 @@ async fn run(
     );
     progressing.insert("conditions".into(), Value::Array(conditions));
     let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &namespace, &resource());
-    patch_status(&api, &name, progressing).await.map_err(|e| {
-        failure(
-            Reason::ReconciliationFailed,
-            format!("cannot update the status: {e}"),
-        )
-    })?;
+    if long {
+        patch_status(&api, &name, progressing).await.map_err(|e| {
+            failure(
+                Reason::ReconciliationFailed,
+                format!("cannot update the status: {e}"),
+            )
+        })?;
+    }
     let tarball = ctx
         .storage
         .local(artifact["path"].as_str().unwrap_or_default());
@@ -461,24 +484,47 @@ async fn run(
     }
     let digest = artifact["digest"].as_str().unwrap_or_default().to_owned();
     let variables = variables(ctx, &namespace, spec).await?;
-    let work = ctx.work_dir.join(&namespace).join(&name);
+    let source = unpacked(ctx, tarball, digest).await?;
     let objects = {
-        let (spec, name, namespace) = (spec.clone(), name.clone(), namespace.clone());
-        tokio::task::spawn_blocking(move || {
-            crate::build::objects(
-                &tarball,
-                &digest,
-                &spec,
-                &work,
-                (&name, &namespace),
-                variables.as_ref(),
-            )
+        let (spec, owner, owner_ns) = (spec.clone(), name.clone(), namespace.clone());
+        let (objects, warnings) = tokio::task::spawn_blocking(move || {
+            crate::build::objects(&source, &spec, (&owner, &owner_ns), variables.as_ref())
         })
         .await
         .map_err(|e| failure(Reason::BuildFailed, e.to_string()))?
-        .map_err(|e| failure(e.reason, e.message))?
+        .map_err(|e| failure(e.reason, e.message))?;
+        for warning in warnings {
+            info!(kustomization = %format!("{namespace}/{name}"), %warning, "build warning");
+        }
+        objects
     };
     *digest_out = Some(manifests_digest(&objects));
+    // Applying a SOPS-encrypted object would store ciphertext; Flux refuses, and so do we.
+    if let Some(encrypted) = objects.iter().find(|o| o.contains_key("sops")) {
+        return Err(failure(
+            Reason::BuildFailed,
+            format!(
+                "{} is encrypted with SOPS, and decryption is not supported by Weir yet",
+                weir_object::ObjectId::new(
+                    "",
+                    encrypted
+                        .get("kind")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default(),
+                    encrypted
+                        .get("metadata")
+                        .and_then(|m| m.get("namespace"))
+                        .and_then(Value::as_str)
+                        .unwrap_or_default(),
+                    encrypted
+                        .get("metadata")
+                        .and_then(|m| m.get("name"))
+                        .and_then(Value::as_str)
+                        .unwrap_or_default(),
+                )
+            ),
+        ));
+    }
 
     let old = inventory_of(status);
     let manager = target(ctx, &namespace, spec).await?;
@@ -551,6 +597,36 @@ async fn run(
         }
     }
     Ok((revision, set))
+}
+
+/// The artifact with `digest`, unpacked in memory: once per digest, shared by every
+/// Kustomization built from it.
+async fn unpacked(
+    ctx: &Context,
+    tarball: PathBuf,
+    digest: String,
+) -> Result<Arc<weir_kustomize::MemFs>, Failure> {
+    if let Some(found) = ctx
+        .artifacts
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&digest)
+    {
+        return Ok(Arc::clone(found));
+    }
+    let key = digest.clone();
+    let fs = tokio::task::spawn_blocking(move || crate::build::unpack(&tarball, &digest))
+        .await
+        .map_err(|e| failure(Reason::ArtifactFailed, e.to_string()))?
+        .map_err(|e| failure(e.reason, e.message))?;
+    let fs = Arc::new(fs);
+    let mut cache = ctx.artifacts.lock().unwrap_or_else(|e| e.into_inner());
+    // A handful of revisions are in use at a time; older ones go.
+    if cache.len() >= 16 {
+        cache.clear();
+    }
+    cache.insert(key, Arc::clone(&fs));
+    Ok(fs)
 }
 
 /// Resolves when the source's artifact revision is no longer `current`, with the new one.

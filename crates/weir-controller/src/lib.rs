@@ -126,9 +126,64 @@ impl Telemetry {
             let ready = outcome.ready.map(|r| if r { "True" } else { "False" });
             let suspended = object.data["spec"]["suspend"].as_bool() == Some(true);
             self.metrics.record(id, took, ready, suspended);
+            self.metrics.info(id, info_labels(object, resource));
         }
         publish(&self.recorder, object, resource, outcome).await;
     }
+}
+
+/// The `gotk_resource_info` labels of an object, as Flux's kube-state-metrics configuration
+/// names them.
+fn info_labels(
+    object: &DynamicObject,
+    resource: &kube::discovery::ApiResource,
+) -> std::collections::BTreeMap<String, String> {
+    let text = |pointer: &str| {
+        object
+            .data
+            .pointer(pointer)
+            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+            .unwrap_or_default()
+    };
+    let ready = object.data["status"]["conditions"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
+        .and_then(|c| c["status"].as_str())
+        .unwrap_or("Unknown")
+        .to_owned();
+    let mut labels = std::collections::BTreeMap::from([
+        ("customresource_group".to_owned(), resource.group.clone()),
+        ("customresource_kind".to_owned(), resource.kind.clone()),
+        (
+            "customresource_version".to_owned(),
+            resource.version.clone(),
+        ),
+        ("name".to_owned(), object.name_any()),
+        (
+            "exported_namespace".to_owned(),
+            object.namespace().unwrap_or_default(),
+        ),
+        ("ready".to_owned(), ready),
+        (
+            "suspended".to_owned(),
+            (object.data["spec"]["suspend"].as_bool() == Some(true)).to_string(),
+        ),
+    ]);
+    match resource.kind.as_str() {
+        "GitRepository" => {
+            labels.insert("revision".into(), text("/status/artifact/revision"));
+            labels.insert("url".into(), text("/spec/url"));
+        }
+        "Kustomization" => {
+            labels.insert("revision".into(), text("/status/lastAppliedRevision"));
+            labels.insert("source_name".into(), text("/spec/sourceRef/name"));
+        }
+        "Receiver" => {
+            labels.insert("webhook_path".into(), text("/status/webhookPath"));
+        }
+        _ => {}
+    }
+    labels
 }
 
 async fn publish(

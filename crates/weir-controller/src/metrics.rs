@@ -1,6 +1,7 @@
 //! Prometheus metrics with Flux's names, in the text exposition format:
 //! `gotk_reconcile_duration_seconds` (histogram), `gotk_reconcile_condition` and
-//! `gotk_suspend_status` (gauges).
+//! `gotk_suspend_status` (gauges), and `gotk_resource_info`, which Flux leaves to a
+//! kube-state-metrics configuration, with the same labels.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -34,6 +35,7 @@ struct Inner {
     durations: BTreeMap<Key, Histogram>,
     ready: BTreeMap<Key, String>,
     suspended: BTreeMap<Key, bool>,
+    info: BTreeMap<Key, BTreeMap<String, String>>,
 }
 
 /// The controller's metrics.
@@ -71,6 +73,16 @@ impl Metrics {
         inner.suspended.insert(k, suspended);
     }
 
+    /// Sets the `gotk_resource_info` labels of an object.
+    pub fn info(
+        &self,
+        (kind, namespace, name): (&str, &str, &str),
+        labels: BTreeMap<String, String>,
+    ) {
+        let mut inner = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        inner.info.insert(key(kind, namespace, name), labels);
+    }
+
     /// Forgets a deleted object, as Flux does.
     pub fn forget(&self, kind: &str, namespace: &str, name: &str) {
         let mut inner = self.0.lock().unwrap_or_else(|e| e.into_inner());
@@ -78,6 +90,7 @@ impl Metrics {
         inner.durations.remove(&k);
         inner.ready.remove(&k);
         inner.suspended.remove(&k);
+        inner.info.remove(&k);
     }
 
     /// The metrics in Prometheus' text format.
@@ -131,6 +144,15 @@ impl Metrics {
                 labels(k),
                 u8::from(*suspended)
             );
+        }
+        out.push_str("# HELP gotk_resource_info The current state of a Flux resource.\n");
+        out.push_str("# TYPE gotk_resource_info gauge\n");
+        for labels in inner.info.values() {
+            let text: Vec<String> = labels
+                .iter()
+                .map(|(k, v)| format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"")))
+                .collect();
+            let _ = writeln!(out, "gotk_resource_info{{{}}} 1", text.join(","));
         }
         out
     }

@@ -98,6 +98,43 @@ pub async fn reconcile(ctx: &Context, object: &DynamicObject) -> Result<Outcome,
     let timeout = text(&spec, "/timeout")
         .and_then(weir_api::duration::parse)
         .unwrap_or(Duration::from_secs(60));
+    // Fields Weir does not implement yet stall the object with a message naming them, rather
+    // than being silently ignored.
+    if let Some(field) = unsupported(&spec) {
+        let message = format!(
+            "{field} is not supported by Weir yet; remove it, or reconcile this GitRepository with Flux's source-controller"
+        );
+        let mut conditions = conditions_of(&status);
+        status::set(
+            &mut conditions,
+            ConditionType::Stalled,
+            true,
+            Reason::Unsupported,
+            &message,
+            generation,
+        );
+        status::set(
+            &mut conditions,
+            ConditionType::Ready,
+            false,
+            Reason::Unsupported,
+            &message,
+            generation,
+        );
+        status::remove(&mut conditions, ConditionType::Reconciling);
+        status.insert("conditions".into(), Value::Array(conditions));
+        status.insert("observedGeneration".into(), json!(generation));
+        patch_status(&api, &name, status).await?;
+        return Ok(Outcome {
+            ready: Some(false),
+            event: Some(Event {
+                warning: true,
+                reason: Reason::Unsupported.as_str().into(),
+                message,
+            }),
+            ..Outcome::default()
+        });
+    }
     // The echo of our own status write: nothing to do before the interval.
     let settled = !request_pending(object)
         && status.get("observedGeneration").and_then(Value::as_i64) == Some(generation)
@@ -195,6 +232,28 @@ pub async fn reconcile(ctx: &Context, object: &DynamicObject) -> Result<Outcome,
 }
 
 type Failure = (Reason, String);
+
+/// The first field of `spec` that Weir does not implement yet, if any.
+fn unsupported(spec: &Value) -> Option<&'static str> {
+    let set = |field: &str| match spec.get(field) {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => false,
+        Some(Value::Array(items)) => !items.is_empty(),
+        Some(_) => true,
+    };
+    let provider = spec["provider"].as_str().unwrap_or("generic");
+    [
+        ("include", "spec.include"),
+        ("verify", "spec.verify"),
+        ("sparseCheckout", "spec.sparseCheckout"),
+        ("recurseSubmodules", "spec.recurseSubmodules"),
+        ("proxySecretRef", "spec.proxySecretRef"),
+        ("serviceAccountName", "spec.serviceAccountName"),
+    ]
+    .into_iter()
+    .find(|(field, _)| set(field))
+    .map(|(_, name)| name)
+    .or((provider != "generic").then_some("spec.provider (other than generic)"))
+}
 
 /// Reads the credentials, fetches, and archives when the revision is new. Returns the artifact
 /// and, for a new one, the event to record.

@@ -858,3 +858,35 @@ async fn service_account_impersonation_and_remote_kubeconfig() -> TestResult {
     assert!(secrets.get_opt("applied-secret").await?.is_some());
     Ok(())
 }
+
+#[tokio::test]
+async fn deleting_a_kustomization_follows_its_deletion_policy() -> TestResult {
+    let (fleet, _) = Fleet::start(
+        "controller-delete",
+        &[
+            ("mirror/cm.yaml", &cm("mirrored", "1")),
+            ("orphan/cm.yaml", &cm("orphaned", "1")),
+        ],
+        Transport::Http,
+    )
+    .await?;
+    fleet.kustomization("mirror", "./mirror", json!({})).await?;
+    fleet
+        .kustomization("orphan", "./orphan", json!({ "deletionPolicy": "Orphan" }))
+        .await?;
+    for name in ["mirror", "orphan"] {
+        wait_for(&fleet.ks, name, WAIT, |o| is(o, "Ready", "True")).await?;
+    }
+    for name in ["mirror", "orphan"] {
+        fleet
+            .ks
+            .delete(name, &kube::api::DeleteParams::default())
+            .await?;
+        weir_testenv::wait_deleted(&fleet.ks, name, WAIT).await?;
+    }
+    let config_maps: Api<ConfigMap> = fleet.env.api();
+    // MirrorPrune with prune: true deletes what was applied; Orphan leaves it.
+    assert!(config_maps.get_opt("mirrored").await?.is_none());
+    assert!(config_maps.get_opt("orphaned").await?.is_some());
+    Ok(())
+}
