@@ -34,8 +34,6 @@ pub struct Context {
     pub client: kube::Client,
     /// Where source artifacts are (this process's source reconcilers write them).
     pub storage: Storage,
-    /// Scratch space for builds.
-    pub work_dir: PathBuf,
     /// How long to wait before checking a dependency or a source again.
     pub requeue_dependency: Duration,
     /// Refuse sources and dependencies in other namespaces.
@@ -60,7 +58,6 @@ impl std::fmt::Debug for Context {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Context")
             .field("storage", &self.storage)
-            .field("work_dir", &self.work_dir)
             .finish_non_exhaustive()
     }
 }
@@ -68,7 +65,7 @@ impl std::fmt::Debug for Context {
 impl Context {
     /// A context applying with field manager `weir`, taking over fields set with kubectl
     /// and by Flux's kustomize-controller.
-    pub fn new(client: kube::Client, storage: Storage, work_dir: PathBuf) -> Self {
+    pub fn new(client: kube::Client, storage: Storage) -> Self {
         Context {
             manager: Arc::new(manager(&client, false)),
             config: None,
@@ -76,7 +73,6 @@ impl Context {
             artifacts: Mutex::new(HashMap::new()),
             client,
             storage,
-            work_dir,
             requeue_dependency: Duration::from_secs(30),
             no_cross_namespace_refs: false,
             strict_substitutions: false,

@@ -344,8 +344,7 @@ pub async fn run(
     .for_each(|_| async {});
 
     let ks_res = kustomization::resource();
-    let mut ks_ctx =
-        kustomization::Context::new(client.clone(), storage, work.join("kustomizations"));
+    let mut ks_ctx = kustomization::Context::new(client.clone(), storage);
     ks_ctx.requeue_dependency = config.requeue_dependency;
     ks_ctx.no_cross_namespace_refs = config.no_cross_namespace_refs;
     ks_ctx.config = config.client_config.clone();
