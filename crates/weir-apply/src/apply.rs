@@ -5,7 +5,8 @@ use std::fmt;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
+use futures::{StreamExt as _, stream};
+use kube::api::{Api, DeleteParams, DynamicObject, GetParams, Patch, PatchParams};
 use kube::core::GroupVersionKind;
 use kube::discovery::{ApiCapabilities, ApiResource, Scope};
 use serde_json::Value;
@@ -15,6 +16,9 @@ use weir_object::{GroupKind, ObjectId};
 use crate::changeset::{Action, ChangeSet, ChangeSetEntry};
 use crate::inventory::Inventory;
 use crate::takeover::{self, ForeignManager};
+
+/// How many objects of one stage are dry-run or applied at the same time.
+const PARALLEL_REQUESTS: usize = 8;
 
 /// Flux's per-object opt-out of pruning.
 pub const PRUNE_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/prune";
@@ -473,24 +477,33 @@ impl Manager {
     }
 
     /// Applies one stage: a server-side dry run of every object, then, if none was refused,
-    /// a server-side apply of every object that the dry run shows would change.
+    /// a server-side apply of every object that the dry run shows would change. Up to eight
+    /// objects (`PARALLEL_REQUESTS`) are in flight at a time; results keep the input order.
     async fn apply_stage(
         &self,
         objects: &[Object],
         (stage, stages): (usize, usize),
     ) -> Result<ChangeSet, Error> {
         let total = objects.len();
+        // Futures made in a loop, not a closure: a closure over borrowed objects is not
+        // general enough for the controller's `Send` bound.
+        let mut pending = Vec::with_capacity(total);
+        for (index, object) in objects.iter().enumerate() {
+            pending.push(self.dry_run(Identity::of(index, object)?, object));
+        }
+        let mut dry_runs = stream::iter(pending).buffered(PARALLEL_REQUESTS);
         let mut planned = Vec::with_capacity(total);
         let mut rejections = Vec::new();
-        for (index, object) in objects.iter().enumerate() {
+        let mut done = 0;
+        while let Some(result) = dry_runs.next().await {
             self.report(Progress::Validating {
                 stage,
                 stages,
-                done: index,
+                done,
                 total,
             });
-            let identity = Identity::of(index, object)?;
-            match self.dry_run(identity, object).await {
+            done += 1;
+            match result {
                 Ok(p) => planned.push(p),
                 Err(rejection) => rejections.push(*rejection),
             }
@@ -500,70 +513,96 @@ impl Manager {
         }
 
         let params = self.params();
+        let mut pending = Vec::with_capacity(planned.len());
+        for p in planned {
+            pending.push(self.apply_planned(p, &params));
+        }
+        let mut applies = stream::iter(pending).buffered(PARALLEL_REQUESTS);
         let mut changes = ChangeSet::default();
-        for (done, p) in planned.into_iter().enumerate() {
+        let mut first_error = None;
+        let mut done = 0;
+        // Every started request is awaited, so that a failure leaves no apply in doubt.
+        while let Some(result) = applies.next().await {
             self.report(Progress::Applying {
                 stage,
                 stages,
                 done,
                 total,
             });
-            if let Some(reason) = skip_reason(&p) {
-                debug!(object = %p.id, reason, "skipped");
-                changes.entries.push(ChangeSetEntry {
-                    id: p.id,
-                    version: p.version,
-                    action: Action::Skipped,
-                    reason: Some(reason.to_owned()),
-                });
-                continue;
+            done += 1;
+            match result {
+                Ok(entry) => changes.entries.push(entry),
+                Err(err) => {
+                    first_error.get_or_insert(err);
+                }
             }
-            let mut reason = None;
-            let action = if p.recreate {
-                reason = Some("immutable fields changed".to_owned());
-                if !self.options.dry_run {
-                    self.recreate(&p, &params).await?;
-                }
-                Action::Recreated
-            } else if self.options.dry_run {
-                match &p.live {
-                    Some(live) if same(live, &p.dry_run) => Action::Unchanged,
-                    Some(_) => Action::Configured,
-                    None => Action::Created,
-                }
-            } else {
-                let took_over = self.take_over(&p).await?;
-                if took_over {
-                    reason = Some("took over fields set with kubectl".to_owned());
-                }
-                match &p.live {
-                    Some(live) if !took_over && same(live, &p.dry_run) => Action::Unchanged,
-                    live => {
-                        let created = live.is_none();
-                        p.api
-                            .patch(&p.id.name, &params, &Patch::Apply(&p.object))
-                            .await
-                            .map_err(|source| Error::Apply {
-                                id: p.id.clone(),
-                                source: Box::new(source),
-                            })?;
-                        if created {
-                            Action::Created
-                        } else {
-                            Action::Configured
-                        }
-                    }
-                }
-            };
-            debug!(object = %p.id, %action, "applied");
-            changes.entries.push(ChangeSetEntry {
+        }
+        match first_error {
+            Some(err) => Err(err),
+            None => Ok(changes),
+        }
+    }
+
+    /// Applies one dry-run object when the dry run shows a change (or recreates it when
+    /// immutable fields changed and force is allowed); says what happened.
+    async fn apply_planned(
+        &self,
+        p: Planned,
+        params: &PatchParams,
+    ) -> Result<ChangeSetEntry, Error> {
+        if let Some(reason) = skip_reason(&p) {
+            debug!(object = %p.id, reason, "skipped");
+            return Ok(ChangeSetEntry {
                 id: p.id,
                 version: p.version,
-                action,
-                reason,
+                action: Action::Skipped,
+                reason: Some(reason.to_owned()),
             });
         }
-        Ok(changes)
+        let mut reason = None;
+        let action = if p.recreate {
+            reason = Some("immutable fields changed".to_owned());
+            if !self.options.dry_run {
+                self.recreate(&p, params).await?;
+            }
+            Action::Recreated
+        } else if self.options.dry_run {
+            match &p.live {
+                Some(live) if unchanged(live, &p.dry_run) => Action::Unchanged,
+                Some(_) => Action::Configured,
+                None => Action::Created,
+            }
+        } else {
+            let took_over = self.take_over(&p).await?;
+            if took_over {
+                reason = Some("took over fields set with kubectl".to_owned());
+            }
+            match &p.live {
+                Some(live) if !took_over && unchanged(live, &p.dry_run) => Action::Unchanged,
+                live => {
+                    let created = live.is_none();
+                    p.api
+                        .patch(&p.id.name, params, &Patch::Apply(&p.object))
+                        .await
+                        .map_err(|source| Error::Apply {
+                            id: p.id.clone(),
+                            source: Box::new(source),
+                        })?;
+                    if created {
+                        Action::Created
+                    } else {
+                        Action::Configured
+                    }
+                }
+            }
+        };
+        debug!(object = %p.id, %action, "applied");
+        Ok(ChangeSetEntry {
+            id: p.id,
+            version: p.version,
+            action,
+            reason,
+        })
     }
 
     /// Hands the fields `kubectl` set on the live object to this manager (see
@@ -687,10 +726,14 @@ impl Manager {
             }
         };
 
-        let live = api
-            .get_opt(&id.name)
-            .await
-            .map_err(|err| reject(&id, message(err)))?;
+        // From the API server's watch cache (`resourceVersion=0`): no etcd read. A stale copy
+        // is harmless: an object is unchanged only when the dry run was made on the very
+        // version read (see `unchanged`).
+        let live = match api.get_with(&id.name, &GetParams::any()).await {
+            Ok(live) => Some(live),
+            Err(kube::Error::Api(status)) if status.code == 404 => None,
+            Err(err) => return Err(reject(&id, message(err))),
+        };
         let object = Value::Object(object);
         let mut planned = Planned {
             id,
@@ -710,7 +753,21 @@ impl Manager {
             )
             .await;
         match result {
-            Ok(dry_run) => planned.dry_run = dry_run,
+            Ok(dry_run) => {
+                // The cached read was older than what the dry run saw: read again, from etcd.
+                let seen = planned.live.as_ref().map(|l| &l.metadata.resource_version);
+                let stored = dry_run.metadata.resource_version.as_ref();
+                if stored.is_some_and(|v| !v.is_empty())
+                    && seen != Some(&dry_run.metadata.resource_version)
+                {
+                    planned.live = planned
+                        .api
+                        .get_opt(&planned.id.name)
+                        .await
+                        .map_err(|err| reject(&planned.id, message(err)))?;
+                }
+                planned.dry_run = dry_run;
+            }
             Err(err) if planned.live.is_some() && is_immutable(&err) => {
                 let forced = self.options.force
                     || annotation(&planned, FORCE_ANNOTATION)
@@ -1199,6 +1256,15 @@ fn mask_secret(id: &ObjectId, live: Option<Value>, merged: Value) -> (Option<Val
     }
     mask(&mut merged, &after, &before, "after");
     (live, merged)
+}
+
+/// Whether applying would change nothing: the dry run was made on the version of the live
+/// object read (a dry run reports the stored version; a newer one means the read was stale)
+/// and gives the same object.
+fn unchanged(live: &DynamicObject, dry_run: &DynamicObject) -> bool {
+    live.metadata.resource_version.is_some()
+        && live.metadata.resource_version == dry_run.metadata.resource_version
+        && same(live, dry_run)
 }
 
 fn same(live: &DynamicObject, dry_run: &DynamicObject) -> bool {

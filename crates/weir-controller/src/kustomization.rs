@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use kube::api::{Api, DynamicObject};
 use kube::core::GroupVersionKind;
 use kube::discovery::ApiResource;
+use kube::runtime::reflector::ObjectRef;
 use serde_json::{Map, Value, json};
 use tracing::info;
 use weir_api::status::{self, ConditionType, Reason};
@@ -47,6 +48,8 @@ pub struct Context {
     pub config: Option<kube::Config>,
     /// Managers for other identities or clusters, by what makes them.
     targets: Mutex<HashMap<String, Arc<Manager>>>,
+    /// GitRepositories as a watch keeps them; none: each is read from the API server.
+    pub sources: Option<kube::runtime::reflector::Store<DynamicObject>>,
     /// Unpacked artifacts by digest.
     artifacts: Mutex<HashMap<String, Arc<weir_kustomize::MemFs>>>,
     /// When each object is next due, to tell a real trigger from the echo of a status write.
@@ -70,6 +73,7 @@ impl Context {
             manager: Arc::new(manager(&client, false)),
             config: None,
             targets: Mutex::new(HashMap::new()),
+            sources: None,
             artifacts: Mutex::new(HashMap::new()),
             client,
             storage,
@@ -102,6 +106,8 @@ struct Failure {
     inventory: Option<Inventory>,
     /// Retrying cannot help until the object changes: mark it Stalled and wait.
     terminal: bool,
+    /// Nothing worth writing: retry soon, leave the status alone.
+    silent: bool,
 }
 
 fn failure(reason: Reason, message: impl Into<String>) -> Failure {
@@ -112,6 +118,7 @@ fn failure(reason: Reason, message: impl Into<String>) -> Failure {
         inventory: None,
         // A forbidden reference stays forbidden until the spec or the flags change.
         terminal: reason == Reason::AccessDenied,
+        silent: false,
     }
 }
 
@@ -198,6 +205,17 @@ pub async fn reconcile(ctx: &Context, object: &DynamicObject) -> Result<Outcome,
     let started = Instant::now();
     let mut digest = None;
     let result = run(ctx, object, &spec, &mut status, source, &mut digest).await;
+    if let Err(Failure {
+        silent: true,
+        requeue,
+        ..
+    }) = &result
+    {
+        return Ok(Outcome {
+            requeue: *requeue,
+            ..Outcome::default()
+        });
+    }
     if let Some(digest) = &digest {
         let outcome = match &result {
             Ok(_) => Reason::ReconciliationSucceeded,
@@ -326,11 +344,14 @@ pub async fn reconcile(ctx: &Context, object: &DynamicObject) -> Result<Outcome,
             let retry = text(&spec, "/retryInterval")
                 .and_then(weir_api::duration::parse)
                 .unwrap_or(interval);
+            // Waiting for a source (missing, or without an artifact yet) is logged and
+            // written to the status, without an event, as Flux does.
+            let waiting = failed.reason == Reason::ArtifactFailed && failed.requeue.is_some();
             Outcome {
                 // Terminal: nothing until the object changes.
                 requeue: (!failed.terminal)
                     .then(|| failed.requeue.unwrap_or_else(|| backoff(failures, retry))),
-                event: Some(Event {
+                event: (!waiting).then_some(Event {
                     warning: true,
                     reason: failed.reason.as_str().into(),
                     message: failed.message,
@@ -369,11 +390,17 @@ async fn source(ctx: &Context, namespace: &str, spec: &Value) -> Result<Value, F
             )
         });
     }
-    let api: Api<DynamicObject> = Api::namespaced_with(
-        ctx.client.clone(),
-        source_ns,
-        &weir_source::git_repository::resource(),
-    );
+    let resource = weir_source::git_repository::resource();
+    // The watch's copy when it has one; the API server otherwise (the cache is still filling,
+    // or the source was just created).
+    let cached = ctx.sources.as_ref().and_then(|store| {
+        store.get(&ObjectRef::new_with(name, resource.clone()).within(source_ns))
+    });
+    if let Some(found) = cached {
+        return serde_json::to_value(&*found)
+            .map_err(|e| failure(Reason::ArtifactFailed, e.to_string()));
+    }
+    let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), source_ns, &resource);
     match api.get_opt(name).await {
         Ok(Some(found)) => {
             serde_json::to_value(found).map_err(|e| failure(Reason::ArtifactFailed, e.to_string()))
@@ -431,6 +458,25 @@ async fn run(
         ..failure(Reason::ArtifactFailed, message)
     };
     let Some(artifact) = source.pointer("/status/artifact") else {
+        // A Kustomization never reconciled, waiting for a source whose first fetch is under
+        // way (as when the controller starts with many of them): checked again in a second
+        // and triggered by the new artifact anyway, without a status write and its echo each.
+        let source_ready = source
+            .pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
+            .and_then(|c| c["status"].as_str());
+        let never_reconciled = !status
+            .get("conditions")
+            .and_then(Value::as_array)
+            .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready"));
+        if never_reconciled && matches!(source_ready, None | Some("Unknown")) {
+            return Err(Failure {
+                silent: true,
+                requeue: Some(Duration::from_secs(1)),
+                ..failure(Reason::ArtifactFailed, "source not fetched yet")
+            });
+        }
         return Err(waiting(format!(
             "Source is not ready, artifact not found, retrying in {}",
             weir_api::duration::format(ctx.requeue_dependency)
@@ -636,9 +682,14 @@ async fn newer_revision(
         namespace,
         &weir_source::git_repository::resource(),
     );
+    let key = ObjectRef::new_with(name, weir_source::git_repository::resource()).within(namespace);
     loop {
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        if let Ok(Some(source)) = api.get_opt(name).await
+        let cached = ctx.sources.as_ref().and_then(|store| store.get(&key));
+        let source = match cached {
+            Some(found) => Some((*found).clone()),
+            None => api.get_opt(name).await.ok().flatten(),
+        };
+        if let Some(source) = source
             && let Some(revision) = source
                 .data
                 .pointer("/status/artifact/revision")
@@ -647,6 +698,9 @@ async fn newer_revision(
         {
             return revision.to_owned();
         }
+        // Reading the cache costs nothing; the API server is asked less often.
+        let pause = if ctx.sources.is_some() { 500 } else { 2000 };
+        tokio::time::sleep(Duration::from_millis(pause)).await;
     }
 }
 

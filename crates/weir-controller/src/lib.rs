@@ -19,9 +19,10 @@ use std::time::Duration;
 
 use futures::StreamExt as _;
 use kube::api::{Api, DynamicObject};
+use kube::runtime::WatchStreamExt as _;
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter};
-use kube::runtime::reflector::ObjectRef;
+use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::watcher;
 use kube::{Resource as _, ResourceExt as _};
 use tracing::{info, warn};
@@ -357,11 +358,21 @@ pub async fn run(
     let ks_res_map = ks_res.clone();
     let ks_res_events = ks_res.clone();
     let ks_recorder = telemetry.clone();
-    let appliers = ks_controller
-        .watches_with(
+    // GitRepositories as the Kustomizations see them: a cache kept by this watch, so that a
+    // reconcile (and the echo of its status write) reads its source without a request.
+    let source_cache = reflector::store::Writer::new(git_res.clone());
+    ks_ctx.sources = Some(source_cache.as_reader());
+    let source_events = reflector::reflector(
+        source_cache,
+        watcher::watcher(
             api(&client, namespace, &git_res),
-            git_res.clone(),
             watcher::Config::default(),
+        ),
+    )
+    .touched_objects();
+    let appliers = ks_controller
+        .watches_stream_with(
+            source_events,
             move |source: DynamicObject| {
                 // Only a new revision concerns the Kustomizations using this source.
                 let revision = source
@@ -393,6 +404,7 @@ pub async fn run(
                     })
                     .collect::<Vec<_>>()
             },
+            git_res.clone(),
         )
         .with_config(concurrency)
         .graceful_shutdown_on(stopped())
