@@ -67,9 +67,17 @@ pub enum Command {
     Tree(TreeCommand),
     /// Run the in-cluster controller: reconcile GitRepositories and Kustomizations.
     Controller(ControllerArgs),
-    /// Install Weir's CustomResourceDefinitions (Flux-compatible GitRepository, Kustomization,
-    /// Receiver) on the cluster, or print them with --export.
+    /// Install Weir on the cluster (namespace, CRDs, RBAC, the controller Deployment), or
+    /// print the manifests with --export.
+    #[command(disable_version_flag = true)]
     Install(InstallArgs),
+    /// Commit Weir's manifests to a Git repository, install them, and sync the cluster from
+    /// the repository, like `flux bootstrap`.
+    #[command(subcommand)]
+    Bootstrap(BootstrapCommand),
+    /// Remove Weir from the cluster: the controller, the finalizers of its objects, the CRDs
+    /// and the namespace. What the Kustomizations applied stays.
+    Uninstall(UninstallArgs),
     /// Show what `weir apply` would change (server-side dry run); exit status 1 when something
     /// would change. Secret values are masked.
     Diff(DiffArgs),
@@ -230,6 +238,9 @@ pub struct ControllerArgs {
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogEncoding::Json)]
     pub log_encoding: LogEncoding,
+    /// Log level: error, warn, info, debug or trace (-v and WEIR_LOG override).
+    #[arg(long, default_value = "info")]
+    pub log_level: String,
 }
 
 /// `--log-encoding` values.
@@ -247,6 +258,111 @@ pub struct InstallArgs {
     /// Print the manifests as YAML instead of applying them.
     #[arg(long)]
     pub export: bool,
+    /// How to install.
+    #[command(flatten)]
+    pub install: InstallFlags,
+}
+
+/// What Weir is installed with (the namespace is the global `-n`, default flux-system).
+#[derive(Debug, Clone, Args)]
+pub struct InstallFlags {
+    /// The version to install (image tag `v<VERSION>`) [default: this binary's].
+    #[arg(long = "version", value_name = "VERSION")]
+    pub version: Option<String>,
+    /// The image repository: the image is `<REGISTRY>/weir:v<VERSION>`.
+    #[arg(long, default_value = weir_install::DEFAULT_REGISTRY)]
+    pub registry: String,
+    /// A Secret in the namespace to pull the image with.
+    #[arg(long, value_name = "NAME")]
+    pub image_pull_secret: Option<String>,
+    /// Add NetworkPolicies that keep other namespaces out except for metrics and webhooks.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub network_policy: bool,
+    /// Reconcile objects in every namespace, not only Weir's.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub watch_all_namespaces: bool,
+    /// The controller's log level: error, warn, info, debug or trace.
+    #[arg(long, default_value = "info")]
+    pub log_level: String,
+    /// The cluster's DNS domain.
+    #[arg(long, default_value = "cluster.local")]
+    pub cluster_domain: String,
+    /// Taint keys the controller tolerates (repeat or separate with commas).
+    #[arg(long, value_delimiter = ',', value_name = "KEY")]
+    pub toleration_keys: Vec<String>,
+}
+
+/// `weir bootstrap ...`.
+#[derive(Debug, Subcommand)]
+pub enum BootstrapCommand {
+    /// Bootstrap from any Git server, over HTTPS (token or password) or SSH (key).
+    #[command(disable_version_flag = true)]
+    Git(Box<BootstrapGitArgs>),
+}
+
+/// `weir bootstrap git`.
+#[derive(Debug, Args)]
+pub struct BootstrapGitArgs {
+    /// The repository URL (https://, http:// or ssh://).
+    #[arg(long)]
+    pub url: String,
+    /// The branch (created when missing).
+    #[arg(long, default_value = "main")]
+    pub branch: String,
+    /// The directory the cluster syncs, from the repository root; Weir's files go to
+    /// `<PATH>/<namespace>/`.
+    #[arg(long, default_value = "")]
+    pub path: String,
+    /// How often the cluster looks for new commits.
+    #[arg(long, default_value = "1m0s")]
+    pub interval: String,
+    /// The Secret, in the namespace, that gets the Git credentials.
+    #[arg(long, default_value = "flux-system")]
+    pub secret_name: String,
+    /// HTTPS user name (with --password).
+    #[arg(long, short = 'u', default_value = "git")]
+    pub username: String,
+    /// HTTPS password or token [env: WEIR_GIT_PASSWORD].
+    #[arg(long, short = 'p', env = "WEIR_GIT_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    /// SSH private key file (for ssh:// URLs).
+    #[arg(long, value_name = "FILE")]
+    pub private_key_file: Option<PathBuf>,
+    /// Passphrase of the SSH key [env: WEIR_GIT_KEY_PASSWORD].
+    #[arg(long, env = "WEIR_GIT_KEY_PASSWORD", hide_env_values = true)]
+    pub private_key_password: Option<String>,
+    /// known_hosts file for the SSH server [default: accept the key it shows and record it].
+    #[arg(long, value_name = "FILE")]
+    pub known_hosts_file: Option<PathBuf>,
+    /// PEM file of the CA that signed the HTTPS server's certificate.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Commit author name.
+    #[arg(long, default_value = "Weir")]
+    pub author_name: String,
+    /// Commit author e-mail.
+    #[arg(long, default_value = "weir@users.noreply.local")]
+    pub author_email: String,
+    /// Wait until the cluster has synced the pushed commit.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub wait: bool,
+    /// How long to wait.
+    #[arg(long, default_value = "5m")]
+    pub timeout: String,
+    /// How to install.
+    #[command(flatten)]
+    pub install: InstallFlags,
+}
+
+/// `weir uninstall`.
+#[derive(Debug, Args)]
+pub struct UninstallArgs {
+    /// Leave the namespace (and the Secrets in it).
+    #[arg(long)]
+    pub keep_namespace: bool,
+    /// How long to wait for the CustomResourceDefinitions to go.
+    #[arg(long, default_value = "2m")]
+    pub timeout: String,
 }
 
 /// `weir diff`.

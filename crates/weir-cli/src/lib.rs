@@ -44,7 +44,9 @@ impl<E: Into<anyhow::Error>> From<E> for Hinted {
 pub fn main() -> ExitCode {
     let cli = args::Cli::parse();
     match &cli.command {
-        args::Command::Controller(c) => init_controller_logging(cli.global.verbose, c.log_encoding),
+        args::Command::Controller(c) => {
+            init_controller_logging(cli.global.verbose, &c.log_level, c.log_encoding)
+        }
         _ => init_logging(cli.global.verbose),
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -90,13 +92,13 @@ fn report(hinted: Hinted) -> ExitCode {
 
 /// The controller logs what it does at info level, as JSON lines by default (for log
 /// collectors) or for people with `--log-encoding console`.
-fn init_controller_logging(verbose: u8, encoding: args::LogEncoding) {
+fn init_controller_logging(verbose: u8, level: &str, encoding: args::LogEncoding) {
     let default = match verbose {
-        0 | 1 => "info,kube_client=warn,kube_runtime=warn",
-        2 => "debug",
-        _ => "trace",
+        0 | 1 => format!("{level},kube_client=warn,kube_runtime=warn"),
+        2 => "debug".to_owned(),
+        _ => "trace".to_owned(),
     };
-    let filter = std::env::var(env::WEIR_LOG).unwrap_or_else(|_| default.to_owned());
+    let filter = std::env::var(env::WEIR_LOG).unwrap_or(default);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr);

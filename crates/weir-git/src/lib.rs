@@ -9,6 +9,7 @@
 //! Calls block; run them on a blocking thread.
 
 mod auth;
+mod push;
 mod semver;
 mod transport;
 
@@ -19,6 +20,7 @@ use git2::build::CheckoutBuilder;
 use git2::{FetchOptions, Oid, Repository};
 
 pub use auth::{Auth, Credentials};
+pub use push::{Change, Files, Pushed, commit_and_push, read_files};
 
 /// Why a Git operation failed. Messages never contain credentials.
 #[derive(Debug, thiserror::Error)]
@@ -155,6 +157,15 @@ pub struct Checkout {
     pub summary: String,
 }
 
+/// Makes a libgit2 error into [`Error::Git`] for `operation` on `url`.
+fn git_error<'a>(operation: &'static str, url: &'a str) -> impl Fn(git2::Error) -> Error + 'a {
+    move |err| Error::Git {
+        operation,
+        url: url.to_owned(),
+        message: err.message().to_owned(),
+    }
+}
+
 /// The local ref a fetch writes to.
 const FETCHED: &str = "refs/weir/fetched";
 
@@ -181,13 +192,7 @@ pub fn fetch(
     credentials: &Credentials,
     cache: &Path,
 ) -> Result<Checkout, Error> {
-    let git = |operation: &'static str| {
-        move |err: git2::Error| Error::Git {
-            operation,
-            url: url.to_owned(),
-            message: err.message().to_owned(),
-        }
-    };
+    let git = |operation| git_error(operation, url);
     let repo = match Repository::open_bare(cache) {
         Ok(repo) => repo,
         Err(_) => {

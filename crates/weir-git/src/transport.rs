@@ -19,6 +19,10 @@ pub(crate) struct Session<'a> {
     attempts: Cell<u32>,
     /// Why a callback refused, reported instead of libgit2's generic message.
     refusal: RefCell<Option<String>>,
+    /// Accept an SSH host key when known_hosts is empty, and keep it (bootstrap only).
+    learn: bool,
+    /// The host key accepted that way, as a known_hosts line.
+    learned: RefCell<Option<String>>,
 }
 
 impl<'a> Session<'a> {
@@ -28,7 +32,21 @@ impl<'a> Session<'a> {
             credentials,
             attempts: Cell::new(0),
             refusal: RefCell::new(None),
+            learn: false,
+            learned: RefCell::new(None),
         }
+    }
+
+    /// With SSH credentials whose known_hosts is empty, accepts the server's host key and
+    /// keeps it for [`Session::learned_host_key`] (trust on first use).
+    pub(crate) fn learning_host_key(mut self) -> Self {
+        self.learn = true;
+        self
+    }
+
+    /// The host key accepted on first use, as a known_hosts line.
+    pub(crate) fn learned_host_key(&self) -> Option<String> {
+        self.learned.borrow().clone()
     }
 
     /// Extra HTTP headers: the bearer token.
@@ -111,6 +129,15 @@ impl<'a> Session<'a> {
                 Some(port) if port != 22 => format!("[{host}]:{port}"),
                 _ => host.to_owned(),
             };
+            if self.learn && known_hosts.trim().is_empty() {
+                let kind = hostkey
+                    .hostkey_type()
+                    .map(|t| t.name())
+                    .unwrap_or("ssh-ed25519");
+                let encoded = base64::engine::general_purpose::STANDARD.encode(key);
+                *self.learned.borrow_mut() = Some(format!("{pattern} {kind} {encoded}"));
+                return Ok(CertificateCheckStatus::CertificateOk);
+            }
             return if known_host(known_hosts, &pattern, key) {
                 Ok(CertificateCheckStatus::CertificateOk)
             } else {

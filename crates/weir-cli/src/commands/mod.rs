@@ -1,6 +1,7 @@
 //! One module per command.
 
 mod apply;
+mod bootstrap;
 mod check;
 mod controller;
 mod flux;
@@ -9,7 +10,7 @@ mod kustomize;
 mod version;
 
 use crate::Hinted;
-use crate::args::{Cli, Command, KustomizeCommand};
+use crate::args::{BootstrapCommand, Cli, Command, KustomizeCommand};
 
 /// Runs the parsed command line.
 pub(crate) async fn run(cli: Cli) -> Result<(), Hinted> {
@@ -28,5 +29,7 @@ pub(crate) async fn run(cli: Cli) -> Result<(), Hinted> {
         Command::Tree(args) => flux::tree(&cli.global, &args).await,
         Command::Controller(args) => controller::run(&cli.global, &args).await,
         Command::Install(args) => install::run(&cli.global, &args).await,
+        Command::Bootstrap(BootstrapCommand::Git(args)) => bootstrap::git(&cli.global, &args).await,
+        Command::Uninstall(args) => bootstrap::uninstall(&cli.global, &args).await,
     }
 }
