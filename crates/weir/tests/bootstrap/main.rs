@@ -369,3 +369,188 @@ async fn bootstrap_over_ssh_learns_the_host_key_and_concurrent_pushes_both_land(
     assert!(out.status.success(), "{}", text(&out));
     Ok(())
 }
+
+/// Runs `tofu` in `dir` with the provider built next to the weir binary (dev_overrides: no
+/// registry), a CLI configuration and a home of the test's own.
+fn tofu(
+    work: &std::path::Path,
+    dir: &std::path::Path,
+    args: &[&str],
+) -> Result<Output, std::io::Error> {
+    Command::new(weir_testenv::tools_bin_dir().join("tofu"))
+        .args(args)
+        .current_dir(dir)
+        .env("TF_CLI_CONFIG_FILE", work.join("tofu.rc"))
+        .env("HOME", work)
+        .env("TF_IN_AUTOMATION", "1")
+        .env_remove("KUBECONFIG")
+        .env_remove("TF_PLUGIN_CACHE_DIR")
+        .output()
+}
+
+#[tokio::test]
+async fn tofu_plans_without_a_cluster_bootstraps_upgrades_and_destroys() -> TestResult {
+    let _turn = TURN.lock().await;
+    let env = TestEnv::new("tofu").await?;
+    let ns = env.namespace().to_owned();
+    let git = GitServer::start()?;
+    git.create_repo("fleet")?;
+    let provider_dir = std::path::Path::new(env!("CARGO_BIN_EXE_weir"))
+        .parent()
+        .ok_or("no target directory")?
+        .to_owned();
+    assert!(
+        provider_dir.join("terraform-provider-weir").exists(),
+        "build the provider first: cargo build -p terraform-provider-weir"
+    );
+    let work = tempfile::tempdir()?;
+    std::fs::write(
+        work.path().join("tofu.rc"),
+        format!(
+            "provider_installation {{\n  dev_overrides {{\n    \"weir/weir\" = \"{}\"\n  }}\n  direct {{}}\n}}\n",
+            provider_dir.display()
+        ),
+    )?;
+    let required =
+        "terraform {\n  required_providers {\n    weir = { source = \"weir/weir\" }\n  }\n}\n";
+
+    // One apply creates the cluster and bootstraps it: with the cluster's address unknown at
+    // plan time, the plan succeeds without contacting anything.
+    let unknown = work.path().join("unknown");
+    std::fs::create_dir_all(&unknown)?;
+    std::fs::write(
+        unknown.join("main.tf"),
+        format!(
+            "{required}resource \"terraform_data\" \"cluster\" {{\n  input = \"https://127.0.0.1:1\"\n}}\n\
+             provider \"weir\" {{\n  kubernetes = {{ host = terraform_data.cluster.output }}\n  \
+             git = {{ url = \"{}\" }}\n}}\n\
+             resource \"weir_bootstrap_git\" \"this\" {{\n  path = \"clusters/home\"\n}}\n",
+            git.https_url("fleet")
+        ),
+    )?;
+    let out = tofu(
+        work.path(),
+        &unknown,
+        &["plan", "-input=false", "-no-color", "-detailed-exitcode"],
+    )?;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("weir_bootstrap_git.this will be created"),
+        "{}",
+        text(&out)
+    );
+
+    // The seed's layout: infrastructure/ in a checkout of the repository, path to ../gitops.
+    let checkout = work.path().join("checkout");
+    let infrastructure = checkout.join("infrastructure");
+    std::fs::create_dir_all(checkout.join(".git"))?;
+    std::fs::create_dir_all(&infrastructure)?;
+    std::fs::write(
+        infrastructure.join("main.tf"),
+        format!(
+            "{required}variable \"weir_version\" {{\n  default = \"{version}\"\n}}\n\
+             provider \"weir\" {{\n  kubernetes = {{ config_path = \"{kubeconfig}\" }}\n  git = {{\n    \
+             url = \"{url}\"\n    http = {{\n      username = \"{user}\"\n      password = \"{password}\"\n      \
+             certificate_authority = file(\"{ca}\")\n    }}\n  }}\n}}\n\
+             resource \"weir_bootstrap_git\" \"this\" {{\n  path = \"${{path.module}}/../gitops\"\n  \
+             namespace = \"{ns}\"\n  version = var.weir_version\n  timeouts = {{ create = \"90s\" }}\n}}\n",
+            version = env!("CARGO_PKG_VERSION"),
+            kubeconfig = env.control_plane.kubeconfig_path().display(),
+            url = git.https_url("fleet"),
+            user = git.username(),
+            password = git.password(),
+            ca = git.ca_path().display(),
+        ),
+    )?;
+    let storage = tempfile::tempdir()?;
+    let controller = start_controller(&env, storage.path())?;
+    let out = tofu(
+        work.path(),
+        &infrastructure,
+        &["apply", "-auto-approve", "-input=false", "-no-color"],
+    )?;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        !text(&out).contains(git.password()),
+        "the password was printed"
+    );
+    let sync = show(&git, "fleet", &format!("gitops/{ns}/gotk-sync.yaml")).unwrap_or_default();
+    assert!(sync.contains("path: ./gitops"), "{sync}");
+    let gitrepo: Api<DynamicObject> = Api::namespaced_with(
+        env.client.clone(),
+        &ns,
+        &flux(
+            "source.toolkit.fluxcd.io",
+            "GitRepository",
+            "gitrepositories",
+        ),
+    );
+    let head = head(&git, "fleet");
+    wait_for(&gitrepo, &ns, Duration::from_secs(10), |o| {
+        o.data["status"]["artifact"]["revision"] == format!("main@sha1:{head}").as_str()
+    })
+    .await?;
+
+    // Nothing changed: an empty plan. A version bump: a plan that shows it, then an apply
+    // that commits the new components; the cluster follows.
+    let out = tofu(
+        work.path(),
+        &infrastructure,
+        &["plan", "-input=false", "-no-color", "-detailed-exitcode"],
+    )?;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let bump = ["-var", "weir_version=9.9.9"];
+    let out = tofu(
+        work.path(),
+        &infrastructure,
+        &[
+            "plan",
+            "-input=false",
+            "-no-color",
+            "-detailed-exitcode",
+            bump[0],
+            bump[1],
+        ],
+    )?;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("9.9.9"), "{}", text(&out));
+    let out = tofu(
+        work.path(),
+        &infrastructure,
+        &[
+            "apply",
+            "-auto-approve",
+            "-input=false",
+            "-no-color",
+            bump[0],
+            bump[1],
+        ],
+    )?;
+    assert!(out.status.success(), "{}", text(&out));
+    let deployment = env.api::<Deployment>().get("weir-controller").await?;
+    assert!(image(&deployment).ends_with(":v9.9.9"));
+
+    // Destroy: uninstalled, files removed from the repository.
+    drop(controller);
+    let out = tofu(
+        work.path(),
+        &infrastructure,
+        &[
+            "destroy",
+            "-auto-approve",
+            "-input=false",
+            "-no-color",
+            bump[0],
+            bump[1],
+        ],
+    )?;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(show(&git, "fleet", &format!("gitops/{ns}/gotk-sync.yaml")).is_none());
+    let crds: Api<CustomResourceDefinition> = Api::all(env.client.clone());
+    assert!(
+        crds.get_opt("kustomizations.kustomize.toolkit.fluxcd.io")
+            .await?
+            .is_none()
+    );
+    Ok(())
+}
