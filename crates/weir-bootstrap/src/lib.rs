@@ -19,6 +19,9 @@ use serde_json::{Value, json};
 use weir_git::{Auth, Credentials};
 use weir_install::{Options, Sync};
 
+/// The server-side apply field manager of bootstrap.
+pub const FIELD_MANAGER: &str = "weir-bootstrap";
+
 /// Why bootstrap or uninstall failed. Messages never contain credentials.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -357,7 +360,11 @@ pub async fn install(
     plan: &Plan,
     learned_known_hosts: Option<&str>,
 ) -> Result<(), Error> {
-    let manager = weir_apply::Manager::new(client.clone(), weir_apply::Options::default());
+    // A field manager of its own: the fields the controller adds when it applies the same
+    // manifests from Git (owner labels) are left alone, so neither undoes the other.
+    let mut options = weir_apply::Options::default();
+    options.field_manager = FIELD_MANAGER.to_owned();
+    let manager = weir_apply::Manager::new(client.clone(), options);
     let components = as_maps(weir_install::components(&plan.install)?);
     manager.apply_all_staged(components).await?;
     let sync = plan.sync(repository);
@@ -376,7 +383,7 @@ pub async fn install(
         secrets
             .patch(
                 secret,
-                &PatchParams::apply("weir").force(),
+                &PatchParams::apply(FIELD_MANAGER).force(),
                 &Patch::Apply(&body),
             )
             .await
@@ -388,6 +395,31 @@ pub async fn install(
     manager
         .apply_all_staged(as_maps(weir_install::sync_objects(&sync)))
         .await?;
+    // Fetch now rather than at the next interval, as `flux bootstrap` does; the new artifact
+    // triggers the Kustomization. (Asking the Kustomization too could apply the previous
+    // revision once more before the fetch.)
+    let requested = json!({ "metadata": { "annotations": {
+        weir_api::RECONCILE_REQUESTED_AT: weir_api::status::now_precise(),
+    } } });
+    let api: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        &sync.namespace,
+        &flux_resource(
+            "source.toolkit.fluxcd.io",
+            "GitRepository",
+            "gitrepositories",
+        ),
+    );
+    api.patch(
+        &sync.name,
+        &PatchParams::default(),
+        &Patch::Merge(&requested),
+    )
+    .await
+    .map_err(kube_error(format!(
+        "requesting a fetch of GitRepository/{}/{}",
+        sync.namespace, sync.name
+    )))?;
     Ok(())
 }
 

@@ -21,6 +21,9 @@
 //! Implementing a provider consists in implementing the [`Resource`], [`DataSource`], and/or [`Function`] traits,
 //! and implementing the [`Provider`] trait that references the resources, data sources and functions.
 
+// Weir patch: vendored code, not held to the workspace's lints.
+#![allow(warnings)]
+
 mod attribute_path;
 mod data_source;
 mod diagnostics;

@@ -438,7 +438,16 @@ pub(crate) async fn tree(global: &GlobalArgs, command: &TreeCommand) -> Result<(
     let mut out = std::io::stdout().lock();
     writeln!(out, "Kustomization/{}/{}", conn.namespace, args.name)?;
     let mut lines = Vec::new();
-    branch(&conn, &conn.namespace, &args.name, "", &mut lines, 0).await?;
+    let mut visited = vec![format!("{}/{}", conn.namespace, args.name)];
+    branch(
+        &conn,
+        &conn.namespace,
+        &args.name,
+        "",
+        &mut lines,
+        &mut visited,
+    )
+    .await?;
     for line in lines {
         writeln!(out, "{line}")?;
     }
@@ -446,19 +455,17 @@ pub(crate) async fn tree(global: &GlobalArgs, command: &TreeCommand) -> Result<(
 }
 
 /// Appends the tree lines of Kustomization `namespace/name`'s inventory, recursing into
-/// the Kustomizations it applied.
+/// the Kustomizations it applied, each once (`visited`): the bootstrap Kustomization applies
+/// itself.
 fn branch<'a>(
     conn: &'a Connection,
     namespace: &'a str,
     name: &'a str,
     indent: &'a str,
     lines: &'a mut Vec<String>,
-    depth: usize,
+    visited: &'a mut Vec<String>,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Hinted>> + 'a>> {
     Box::pin(async move {
-        if depth > 20 {
-            return Ok(());
-        }
         let api: Api<DynamicObject> = Api::namespaced_with(
             conn.client.clone(),
             namespace,
@@ -486,9 +493,12 @@ fn branch<'a>(
                 if last { "└── " } else { "├── " },
                 entry.id
             ));
+            let key = format!("{}/{}", entry.id.namespace, entry.id.name);
             if entry.id.group_kind.group == "kustomize.toolkit.fluxcd.io"
                 && entry.id.group_kind.kind == "Kustomization"
+                && !visited.contains(&key)
             {
+                visited.push(key);
                 let child = format!("{indent}{}", if last { "    " } else { "│   " });
                 branch(
                     conn,
@@ -496,7 +506,7 @@ fn branch<'a>(
                     &entry.id.name,
                     &child,
                     lines,
-                    depth + 1,
+                    visited,
                 )
                 .await?;
             }

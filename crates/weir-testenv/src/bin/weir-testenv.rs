@@ -3,7 +3,7 @@
 //!
 //! `weir-testenv git-server DIR FILES`: the test Git server (HTTP, HTTPS, SSH) serving one
 //! repository `fleet` whose first commit holds the files under FILES; writes `DIR/git.env`
-//! (URLs, credentials, head commit) and serves until killed. For benchmarks.
+//! (URLs, CA file, credentials, head commit) and serves until killed. For benchmarks.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,9 +28,10 @@ fn git_server(
     let head = server.commit_files("fleet", &refs, &[], "fleet")?;
     std::fs::create_dir_all(dir)?;
     let env = format!(
-        "HTTP_URL={}\nHTTPS_URL={}\nUSERNAME={}\nPASSWORD={}\nHEAD={head}\n",
+        "HTTP_URL={}\nHTTPS_URL={}\nCA_FILE={}\nUSERNAME={}\nPASSWORD={}\nHEAD={head}\n",
         server.http_url("fleet"),
         server.https_url("fleet"),
+        server.ca_path().display(),
         server.username(),
         server.password(),
     );

@@ -370,15 +370,17 @@ async fn bootstrap_over_ssh_learns_the_host_key_and_concurrent_pushes_both_land(
     Ok(())
 }
 
-/// Runs `tofu` in `dir` with the provider built next to the weir binary (dev_overrides: no
-/// registry), a CLI configuration and a home of the test's own.
+/// Runs `cli` (`tofu` or `terraform`) in `dir` with the provider built next to the weir binary
+/// (dev_overrides: no registry), a CLI configuration and a home of the test's own.
 fn tofu(
+    cli: &str,
     work: &std::path::Path,
     dir: &std::path::Path,
     args: &[&str],
 ) -> Result<Output, std::io::Error> {
-    Command::new(weir_testenv::tools_bin_dir().join("tofu"))
+    Command::new(weir_testenv::tools_bin_dir().join(cli))
         .args(args)
+        .env("CHECKPOINT_DISABLE", "1")
         .current_dir(dir)
         .env("TF_CLI_CONFIG_FILE", work.join("tofu.rc"))
         .env("HOME", work)
@@ -390,8 +392,18 @@ fn tofu(
 
 #[tokio::test]
 async fn tofu_plans_without_a_cluster_bootstraps_upgrades_and_destroys() -> TestResult {
+    provider_lifecycle("tofu").await
+}
+
+#[tokio::test]
+async fn terraform_plans_without_a_cluster_bootstraps_upgrades_and_destroys() -> TestResult {
+    provider_lifecycle("terraform").await
+}
+
+/// The provider's life cycle with `cli`, OpenTofu or Terraform.
+async fn provider_lifecycle(cli: &str) -> TestResult {
     let _turn = TURN.lock().await;
-    let env = TestEnv::new("tofu").await?;
+    let env = TestEnv::new(cli).await?;
     let ns = env.namespace().to_owned();
     let git = GitServer::start()?;
     git.create_repo("fleet")?;
@@ -429,6 +441,7 @@ async fn tofu_plans_without_a_cluster_bootstraps_upgrades_and_destroys() -> Test
         ),
     )?;
     let out = tofu(
+        cli,
         work.path(),
         &unknown,
         &["plan", "-input=false", "-no-color", "-detailed-exitcode"],
@@ -465,6 +478,7 @@ async fn tofu_plans_without_a_cluster_bootstraps_upgrades_and_destroys() -> Test
     let storage = tempfile::tempdir()?;
     let controller = start_controller(&env, storage.path())?;
     let out = tofu(
+        cli,
         work.path(),
         &infrastructure,
         &["apply", "-auto-approve", "-input=false", "-no-color"],
@@ -494,6 +508,7 @@ async fn tofu_plans_without_a_cluster_bootstraps_upgrades_and_destroys() -> Test
     // Nothing changed: an empty plan. A version bump: a plan that shows it, then an apply
     // that commits the new components; the cluster follows.
     let out = tofu(
+        cli,
         work.path(),
         &infrastructure,
         &["plan", "-input=false", "-no-color", "-detailed-exitcode"],
@@ -501,6 +516,7 @@ async fn tofu_plans_without_a_cluster_bootstraps_upgrades_and_destroys() -> Test
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let bump = ["-var", "weir_version=9.9.9"];
     let out = tofu(
+        cli,
         work.path(),
         &infrastructure,
         &[
@@ -515,6 +531,7 @@ async fn tofu_plans_without_a_cluster_bootstraps_upgrades_and_destroys() -> Test
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("9.9.9"), "{}", text(&out));
     let out = tofu(
+        cli,
         work.path(),
         &infrastructure,
         &[
@@ -533,6 +550,7 @@ async fn tofu_plans_without_a_cluster_bootstraps_upgrades_and_destroys() -> Test
     // Destroy: uninstalled, files removed from the repository.
     drop(controller);
     let out = tofu(
+        cli,
         work.path(),
         &infrastructure,
         &[
