@@ -499,9 +499,9 @@ async fn provider_lifecycle(cli: &str) -> TestResult {
             "gitrepositories",
         ),
     );
-    let head = head(&git, "fleet");
+    let bootstrapped = head(&git, "fleet");
     wait_for(&gitrepo, &ns, Duration::from_secs(10), |o| {
-        o.data["status"]["artifact"]["revision"] == format!("main@sha1:{head}").as_str()
+        o.data["status"]["artifact"]["revision"] == format!("main@sha1:{bootstrapped}").as_str()
     })
     .await?;
 
@@ -546,6 +546,67 @@ async fn provider_lifecycle(cli: &str) -> TestResult {
     assert!(out.status.success(), "{}", text(&out));
     let deployment = env.api::<Deployment>().get("weir-controller").await?;
     assert!(image(&deployment).ends_with(":v9.9.9"));
+    let plan = |extra: &[&str]| {
+        let mut args = vec!["plan", "-input=false", "-no-color", "-detailed-exitcode"];
+        args.extend_from_slice(&bump);
+        args.extend_from_slice(extra);
+        tofu(cli, work.path(), &infrastructure, &args)
+    };
+
+    // Drift in Git: someone edits a bootstrap file; the plan shows it, the apply restores it.
+    let file = format!("gitops/{ns}/kustomization.yaml");
+    let original = show(&git, "fleet", &file).unwrap_or_default();
+    git.commit_files(
+        "fleet",
+        &[(file.as_str(), "# edited by hand\n")],
+        &[],
+        "edit",
+    )?;
+    let out = plan(&[])?;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("changed in the repository"),
+        "{}",
+        text(&out)
+    );
+    let mut args = vec!["apply", "-auto-approve", "-input=false", "-no-color"];
+    args.extend_from_slice(&bump);
+    let out = tofu(cli, work.path(), &infrastructure, &args)?;
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(show(&git, "fleet", &file).unwrap_or_default(), original);
+
+    // Import by namespace, after forgetting the resource.
+    let out = tofu(
+        cli,
+        work.path(),
+        &infrastructure,
+        &["state", "rm", "weir_bootstrap_git.this"],
+    )?;
+    assert!(out.status.success(), "{}", text(&out));
+    let mut args = vec!["import", "-input=false", "-no-color"];
+    args.extend_from_slice(&bump);
+    args.extend_from_slice(&["weir_bootstrap_git.this", ns.as_str()]);
+    let out = tofu(cli, work.path(), &infrastructure, &args)?;
+    assert!(out.status.success(), "{}", text(&out));
+    let out = tofu(
+        cli,
+        work.path(),
+        &infrastructure,
+        &["state", "show", "-no-color", "weir_bootstrap_git.this"],
+    )?;
+    assert!(
+        text(&out).contains("9.9.9") && text(&out).contains(&ns),
+        "{}",
+        text(&out)
+    );
+    // The imported state has the defaults (path ""); an apply makes it match the
+    // configuration again, committing nothing new.
+    let before = head(&git, "fleet");
+    let mut args = vec!["apply", "-auto-approve", "-input=false", "-no-color"];
+    args.extend_from_slice(&bump);
+    let out = tofu(cli, work.path(), &infrastructure, &args)?;
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(head(&git, "fleet"), before);
 
     // Destroy: uninstalled, files removed from the repository.
     drop(controller);
