@@ -375,6 +375,9 @@ struct Planned {
     /// What is applied: the input object, less a namespace on a cluster-scoped kind.
     object: Value,
     live: Option<DynamicObject>,
+    /// `live` was read from etcd, not from the watch cache: its content can be compared with
+    /// the dry run whatever the resource versions (other controllers write status meanwhile).
+    live_verified: bool,
     dry_run: DynamicObject,
     /// Immutable fields changed and force is on: delete, then create.
     recreate: bool,
@@ -568,7 +571,7 @@ impl Manager {
             Action::Recreated
         } else if self.options.dry_run {
             match &p.live {
-                Some(live) if unchanged(live, &p.dry_run) => Action::Unchanged,
+                Some(live) if unchanged(live, &p) => Action::Unchanged,
                 Some(_) => Action::Configured,
                 None => Action::Created,
             }
@@ -578,7 +581,7 @@ impl Manager {
                 reason = Some("took over fields set with kubectl".to_owned());
             }
             match &p.live {
-                Some(live) if !took_over && unchanged(live, &p.dry_run) => Action::Unchanged,
+                Some(live) if !took_over && unchanged(live, &p) => Action::Unchanged,
                 live => {
                     let created = live.is_none();
                     p.api
@@ -742,6 +745,7 @@ impl Manager {
             object,
             live,
             dry_run: DynamicObject::new("", &resource),
+            live_verified: false,
             recreate: false,
         };
         let result = planned
@@ -765,6 +769,7 @@ impl Manager {
                         .get_opt(&planned.id.name)
                         .await
                         .map_err(|err| reject(&planned.id, message(err)))?;
+                    planned.live_verified = true;
                 }
                 planned.dry_run = dry_run;
             }
@@ -1258,13 +1263,15 @@ fn mask_secret(id: &ObjectId, live: Option<Value>, merged: Value) -> (Option<Val
     (live, merged)
 }
 
-/// Whether applying would change nothing: the dry run was made on the version of the live
-/// object read (a dry run reports the stored version; a newer one means the read was stale)
-/// and gives the same object.
-fn unchanged(live: &DynamicObject, dry_run: &DynamicObject) -> bool {
-    live.metadata.resource_version.is_some()
-        && live.metadata.resource_version == dry_run.metadata.resource_version
-        && same(live, dry_run)
+/// Whether applying `p` would change nothing: the dry run gives the same object as the live
+/// one, and the live object is trustworthy: read from etcd, or read from the watch cache at
+/// the version the dry run was made on (a dry run reports the stored version; a newer one
+/// means the cached read was stale).
+fn unchanged(live: &DynamicObject, p: &Planned) -> bool {
+    let trusted = p.live_verified
+        || (live.metadata.resource_version.is_some()
+            && live.metadata.resource_version == p.dry_run.metadata.resource_version);
+    trusted && same(live, &p.dry_run)
 }
 
 fn same(live: &DynamicObject, dry_run: &DynamicObject) -> bool {
