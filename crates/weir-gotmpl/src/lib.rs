@@ -10,11 +10,13 @@
 //! - [`print`]: Go's `fmt` printing (`%v` of maps, slices, nil and floats such as `1e+06`;
 //!   `Sprintf` verbs and their error notes).
 //!
-//! Sprig's and Helm's functions are registered by the Helm renderer on top of this.
+//! - [`sprig`]: the Sprig v3 functions charts use most, and Helm's `toYaml`, `toJson`,
+//!   `fromJson`, `required` and `fail`.
 
 pub mod exec;
 pub mod parse;
 pub mod print;
+pub mod sprig;
 pub mod value;
 
 pub use exec::{Exec, ExecFunc, Func, Templates};
