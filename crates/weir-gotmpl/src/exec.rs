@@ -612,7 +612,8 @@ fn less(a: &Value, b: &Value) -> Result<bool, String> {
     }
 }
 
-fn want(name: &str, args: &[Value], n: usize) -> Result<(), String> {
+/// An error unless `args` has `n` operands, in Go's wording.
+pub(crate) fn want(name: &str, args: &[Value], n: usize) -> Result<(), String> {
     if args.len() == n {
         Ok(())
     } else {

@@ -6,22 +6,11 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::exec::{Func, Templates};
+use crate::exec::{Func, Templates, want as args_n};
 use crate::print;
 use crate::value::Value;
 
 type R = Result<Value, String>;
-
-fn args_n(name: &str, args: &[Value], n: usize) -> Result<(), String> {
-    if args.len() == n {
-        Ok(())
-    } else {
-        Err(format!(
-            "wrong number of args for {name}: want {n} got {}",
-            args.len()
-        ))
-    }
-}
 
 /// Sprig's `toString`: strings as they are, everything else as `%v`.
 fn string_of(v: &Value) -> String {
