@@ -43,6 +43,9 @@ pub enum Command {
     /// Kustomize-compatible builds.
     #[command(subcommand)]
     Kustomize(KustomizeCommand),
+    /// Helm charts, rendered by Weir's own engine.
+    #[command(subcommand)]
+    Helm(HelmCommand),
     /// Apply manifests with server-side apply: definitions first, every stage validated by a
     /// server-side dry run before anything is written.
     Apply(ApplyArgs),
@@ -454,6 +457,40 @@ pub enum TableOrJson {
 pub enum KustomizeCommand {
     /// Build a kustomization directory and print the resulting YAML.
     Build(KustomizeBuildArgs),
+}
+
+/// `weir helm ...`.
+#[derive(Debug, Subcommand)]
+pub enum HelmCommand {
+    /// Render a chart directory and print the manifests, as `helm template` does.
+    Template(HelmTemplateArgs),
+}
+
+/// `weir helm template`.
+#[derive(Debug, Args)]
+pub struct HelmTemplateArgs {
+    /// The release name.
+    pub release: String,
+    /// The chart directory.
+    pub chart: PathBuf,
+    /// Values files, merged in order over the chart's values.
+    #[arg(short = 'f', long = "values", value_name = "FILE")]
+    pub values: Vec<PathBuf>,
+    /// The Kubernetes version `.Capabilities` reports.
+    #[arg(long, default_value = "1.36.0")]
+    pub kube_version: String,
+    /// Extra API versions for `.Capabilities.APIVersions` (repeat or separate with commas).
+    #[arg(short = 'a', long, value_delimiter = ',')]
+    pub api_versions: Vec<String>,
+    /// Print the chart's crds/ files first.
+    #[arg(long)]
+    pub include_crds: bool,
+    /// Leave out test hooks.
+    #[arg(long)]
+    pub skip_tests: bool,
+    /// Render as an upgrade (`.Release.IsUpgrade`).
+    #[arg(long)]
+    pub is_upgrade: bool,
 }
 
 /// `weir kustomize build`.

@@ -69,6 +69,11 @@ impl Templates {
         self.funcs.insert(name.to_owned(), f);
     }
 
+    /// The function registered as `name`.
+    pub fn function(&self, name: &str) -> Option<Func> {
+        self.funcs.get(name).cloned()
+    }
+
     /// Adds or replaces a function that needs the executor.
     pub fn exec_func(&mut self, name: &str, f: ExecFunc) {
         self.exec_funcs.insert(name.to_owned(), f);
@@ -244,8 +249,9 @@ impl<'a> Exec<'a> {
                 .map(|(i, v)| (Value::Int(i as i64), v.clone()))
                 .collect(),
             Value::Map(map) => map
-                .iter()
-                .map(|(k, v)| (Value::str(k), v.clone()))
+                .snapshot()
+                .into_iter()
+                .map(|(k, v)| (Value::str(k), v))
                 .collect(),
             Value::Int(n) => (0..*n).map(|i| (Value::Int(i), Value::Int(i))).collect(),
             Value::Nil => Vec::new(),
@@ -421,6 +427,11 @@ impl<'a> Exec<'a> {
             }
             return Ok(value);
         }
+        // A chain that starts from nothing (a nil cursor, variable or parenthesised
+        // pipeline: Go's invalid value) gives nothing; a nil met inside the chain is an error.
+        if matches!(value, Value::Nil) {
+            return Ok(Value::Nil);
+        }
         let (init, tail) = fields.split_at(fields.len() - 1);
         for name in init {
             value = self.field(value, name, &[], frame, cmd, pipe)?;
@@ -448,7 +459,7 @@ impl<'a> Exec<'a> {
                 if !args.is_empty() {
                     return Err(fail(format!("{name} is not a method but has arguments")));
                 }
-                Ok(map.get(name).cloned().unwrap_or(Value::Nil))
+                Ok(map.get(name).unwrap_or(Value::Nil))
             }
             Value::Object(object) => {
                 if let Some(result) = object.call(name, args) {
@@ -465,6 +476,13 @@ impl<'a> Exec<'a> {
                         object.type_name()
                     ))
                 })
+            }
+            // Helm's `.Capabilities.APIVersions` is a string slice with a `Has` method.
+            Value::List(items) if name == "Has" => {
+                let wanted = args.first().and_then(Value::as_str).unwrap_or_default();
+                Ok(Value::Bool(
+                    items.iter().any(|v| v.as_str() == Some(wanted)),
+                ))
             }
             Value::Nil => Err(fail(format!(
                 "nil pointer evaluating interface {{}}.{name}"
@@ -672,9 +690,7 @@ fn builtin(name: &str, args: &[Value]) -> Option<Result<Value, String>> {
                         Ok(i) => return Some(Err(format!("index out of range: {i}"))),
                         Err(e) => return Some(Err(e)),
                     },
-                    (Value::Map(map), Value::Str(k)) => {
-                        map.get(&**k).cloned().unwrap_or(Value::Nil)
-                    }
+                    (Value::Map(map), Value::Str(k)) => map.get(k).unwrap_or(Value::Nil),
                     (Value::Map(_), k) => {
                         return Some(Err(format!(
                             "value has type {}; should be string",

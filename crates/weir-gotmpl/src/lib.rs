@@ -16,6 +16,7 @@
 pub mod exec;
 pub mod parse;
 pub mod print;
+pub mod semver;
 pub mod sprig;
 pub mod value;
 

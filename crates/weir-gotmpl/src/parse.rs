@@ -831,7 +831,20 @@ fn number(text: &str) -> Option<Arg> {
     if let Some(i) = int {
         return Some(Arg::Int(sign * i));
     }
-    let f: f64 = digits.parse().ok()?;
+    let f: f64 = match lower.strip_prefix("0x") {
+        // Hexadecimal floats: `0x1p60`, `0x1.8p3`.
+        Some(hex) => {
+            let (mantissa, exp) = hex.split_once('p')?;
+            let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+            let mut m =
+                i64::from_str_radix(if int.is_empty() { "0" } else { int }, 16).ok()? as f64;
+            for (i, d) in frac.chars().enumerate() {
+                m += f64::from(d.to_digit(16)?) / 16f64.powi(i as i32 + 1);
+            }
+            m * 2f64.powi(exp.parse().ok()?)
+        }
+        None => digits.parse().ok()?,
+    };
     // Go keeps an integral float constant such as 1e3 usable as an int; a float it is here.
     Some(Arg::Float(if negative { -f } else { f }))
 }

@@ -59,7 +59,7 @@ pub fn sprint_value(value: &Value, out: &mut String) {
         }
         Value::Map(map) => {
             out.push_str("map[");
-            for (i, (k, v)) in map.iter().enumerate() {
+            for (i, (k, v)) in map.snapshot().iter().enumerate() {
                 if i > 0 {
                     out.push(' ');
                 }

@@ -63,7 +63,7 @@ fn list_of(v: &Value) -> Result<Vec<Value>, String> {
 
 fn map_of(v: &Value) -> Result<BTreeMap<String, Value>, String> {
     match v {
-        Value::Map(m) => Ok((**m).clone()),
+        Value::Map(m) => Ok(m.snapshot()),
         Value::Nil => Ok(BTreeMap::new()),
         other => Err(format!("cannot use {} as a dict", other.type_name())),
     }
@@ -81,9 +81,9 @@ fn merge_into(dst: &mut BTreeMap<String, Value>, src: &BTreeMap<String, Value>, 
     for (k, v) in src {
         match (dst.get_mut(k), v) {
             (Some(Value::Map(d)), Value::Map(s)) => {
-                let mut merged = (**d).clone();
-                merge_into(&mut merged, s, overwrite);
-                *d = Arc::new(merged);
+                let mut merged = d.snapshot();
+                merge_into(&mut merged, &s.snapshot(), overwrite);
+                *d = crate::value::Dict::new(merged);
             }
             (Some(existing), _) => {
                 if overwrite || empty(existing) && !matches!(existing, Value::Bool(false)) {
@@ -116,7 +116,8 @@ pub fn to_json_value(v: &Value) -> serde_json::Value {
         Value::Str(s) => serde_json::Value::String(s.to_string()),
         Value::List(items) => serde_json::Value::Array(items.iter().map(to_json_value).collect()),
         Value::Map(map) => serde_json::Value::Object(
-            map.iter()
+            map.snapshot()
+                .iter()
                 .map(|(k, v)| (k.clone(), to_json_value(v)))
                 .collect(),
         ),
@@ -160,6 +161,30 @@ fn kind_of(v: &Value) -> &'static str {
     }
 }
 
+/// `n` characters from `alphabet`, from a generator seeded by the clock.
+fn random(args: &[Value], alphabet: &[u8]) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static STATE: AtomicU64 = AtomicU64::new(0);
+    let n = usize::try_from(int_of(args.first().unwrap_or(&Value::Nil))).unwrap_or(0);
+    let mut x = STATE.load(Ordering::Relaxed);
+    if x == 0 {
+        x = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0x9E37_79B9_7F4A_7C15)
+            | 1;
+    }
+    let mut out = String::with_capacity(n);
+    for _ in 0..n {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.push(alphabet[(x % alphabet.len() as u64) as usize] as char);
+    }
+    STATE.store(x, Ordering::Relaxed);
+    out
+}
+
 fn f(body: impl Fn(&[Value]) -> R + Send + Sync + 'static) -> Func {
     Arc::new(body)
 }
@@ -190,9 +215,54 @@ fn register_helm(templates: &mut Templates) {
     );
 }
 
+/// A copy sharing no map with `v`.
+fn deep_copy(v: &Value) -> Value {
+    match v {
+        Value::Map(m) => Value::map(
+            m.snapshot()
+                .iter()
+                .map(|(k, v)| (k.clone(), deep_copy(v)))
+                .collect(),
+        ),
+        Value::List(items) => Value::list(items.iter().map(deep_copy).collect()),
+        other => other.clone(),
+    }
+}
+
 /// Adds the functions to `templates`.
 pub fn register(templates: &mut Templates) {
     register_helm(templates);
+    register_sprig(templates);
+    // Sprig's `must*` forms return the error the plain forms swallow; ours already do.
+    for name in [
+        "Uniq",
+        "RegexReplaceAllLiteral",
+        "RegexReplaceAll",
+        "RegexMatch",
+        "ToJson",
+        "ToPrettyJson",
+        "FromJson",
+        "Append",
+        "Prepend",
+        "First",
+        "Last",
+        "Rest",
+        "Initial",
+        "Has",
+        "Without",
+        "Compact",
+        "Dig",
+        "DeepCopy",
+    ] {
+        let plain = format!("{}{}", name[..1].to_lowercase(), &name[1..]);
+        if let Some(func) = templates.function(&plain) {
+            templates.func(&format!("must{name}"), func);
+        }
+    }
+}
+
+/// Sprig's functions.
+fn register_sprig(templates: &mut Templates) {
     let mut add = |name: &str, func: Func| templates.func(name, func);
 
     // Defaults and truth.
@@ -596,29 +666,155 @@ pub fn register(templates: &mut Templates) {
             Ok(current)
         }),
     );
+    for (name, overwrite) in [
+        ("merge", false),
+        ("mergeOverwrite", true),
+        ("mustMerge", false),
+        ("mustMergeOverwrite", true),
+    ] {
+        add(
+            name,
+            f(move |a| {
+                // Go maps are references: the destination itself changes.
+                let mut dst = map_of(a.first().unwrap_or(&Value::Nil))?;
+                for src in a.iter().skip(1) {
+                    merge_into(&mut dst, &map_of(src)?, overwrite);
+                }
+                match a.first() {
+                    Some(Value::Map(d)) => {
+                        d.replace(dst);
+                        Ok(Value::Map(d.clone()))
+                    }
+                    _ => Ok(Value::map(dst)),
+                }
+            }),
+        );
+    }
     add(
-        "merge",
+        "set",
         f(|a| {
-            let mut dst = map_of(a.first().unwrap_or(&Value::Nil))?;
-            for src in a.iter().skip(1) {
-                merge_into(&mut dst, &map_of(src)?, false);
+            args_n("set", a, 3)?;
+            match &a[0] {
+                Value::Map(d) => {
+                    d.insert(string_of(&a[1]), a[2].clone());
+                    Ok(Value::Map(d.clone()))
+                }
+                other => Err(format!("cannot use {} as a dict", other.type_name())),
             }
-            Ok(Value::map(dst))
         }),
     );
     add(
-        "mergeOverwrite",
+        "unset",
         f(|a| {
-            let mut dst = map_of(a.first().unwrap_or(&Value::Nil))?;
-            for src in a.iter().skip(1) {
-                merge_into(&mut dst, &map_of(src)?, true);
+            args_n("unset", a, 2)?;
+            match &a[0] {
+                Value::Map(d) => {
+                    d.remove(&string_of(&a[1]));
+                    Ok(Value::Map(d.clone()))
+                }
+                other => Err(format!("cannot use {} as a dict", other.type_name())),
             }
-            Ok(Value::map(dst))
+        }),
+    );
+    add(
+        "values",
+        f(|a| {
+            Ok(Value::list(
+                map_of(a.first().unwrap_or(&Value::Nil))?
+                    .into_values()
+                    .collect(),
+            ))
+        }),
+    );
+    add("tuple", f(|a| Ok(Value::list(a.to_vec()))));
+    add(
+        "reverse",
+        f(|a| {
+            let mut l = list_of(a.first().unwrap_or(&Value::Nil))?;
+            l.reverse();
+            Ok(Value::list(l))
+        }),
+    );
+    add(
+        "semver",
+        f(|a| {
+            let text = a.first().map(string_of).unwrap_or_default();
+            let v =
+                crate::semver::parts(&text).ok_or_else(|| "Invalid Semantic Version".to_owned())?;
+            Ok(Value::map(
+                [
+                    ("Major".to_owned(), Value::Int(v.0 as i64)),
+                    ("Minor".to_owned(), Value::Int(v.1 as i64)),
+                    ("Patch".to_owned(), Value::Int(v.2 as i64)),
+                    ("Prerelease".to_owned(), Value::str(v.3)),
+                    ("Metadata".to_owned(), Value::str(v.4)),
+                    ("Original".to_owned(), Value::str(&text)),
+                ]
+                .into_iter()
+                .collect(),
+            ))
+        }),
+    );
+    // `helm template` has no cluster: lookups find nothing.
+    add("lookup", f(|_| Ok(Value::map(BTreeMap::new()))));
+    add(
+        "fromYaml",
+        f(|a| {
+            let text = a.first().map(string_of).unwrap_or_default();
+            Ok(
+                match weir_object::yaml::parse_documents("fromYaml", &text) {
+                    Ok(docs) => docs
+                        .first()
+                        .map(|d| from_json_value(&d.value))
+                        .unwrap_or_else(|| Value::map(BTreeMap::new())),
+                    Err(e) => Value::map(
+                        [("Error".to_owned(), Value::str(e.to_string()))]
+                            .into_iter()
+                            .collect(),
+                    ),
+                },
+            )
+        }),
+    );
+    add(
+        "fromYamlArray",
+        f(|a| {
+            let text = a.first().map(string_of).unwrap_or_default();
+            Ok(
+                match weir_object::yaml::parse_documents("fromYamlArray", &text) {
+                    Ok(docs) => docs
+                        .first()
+                        .map(|d| from_json_value(&d.value))
+                        .unwrap_or_else(|| Value::list(Vec::new())),
+                    Err(e) => Value::list(vec![Value::str(e.to_string())]),
+                },
+            )
+        }),
+    );
+    add(
+        "regexReplaceAllLiteral",
+        f(|a| {
+            args_n("regexReplaceAllLiteral", a, 3)?;
+            let re = regex::Regex::new(&string_of(&a[0])).map_err(|e| e.to_string())?;
+            Ok(Value::str(re.replace_all(
+                &string_of(&a[1]),
+                regex::NoExpand(&string_of(&a[2])),
+            )))
+        }),
+    );
+    add(
+        "now",
+        f(|_| {
+            let secs = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            Ok(Value::Int(secs as i64))
         }),
     );
     add(
         "deepCopy",
-        f(|a| Ok(a.first().cloned().unwrap_or(Value::Nil))),
+        f(|a| Ok(deep_copy(a.first().unwrap_or(&Value::Nil)))),
     );
     add(
         "first",
@@ -743,6 +939,59 @@ pub fn register(templates: &mut Templates) {
                     .map(Value::Int)
                     .collect(),
             ))
+        }),
+    );
+
+    // Versions.
+    add(
+        "semverCompare",
+        f(|a| {
+            args_n("semverCompare", a, 2)?;
+            crate::semver::compare(&string_of(&a[0]), &string_of(&a[1])).map(Value::Bool)
+        }),
+    );
+
+    // Random values (Helm's output with them differs from run to run; so does ours).
+    add(
+        "randAlphaNum",
+        f(|a| {
+            Ok(Value::str(random(
+                a,
+                b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
+            )))
+        }),
+    );
+    add(
+        "randAlpha",
+        f(|a| {
+            Ok(Value::str(random(
+                a,
+                b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
+            )))
+        }),
+    );
+    add(
+        "randNumeric",
+        f(|a| Ok(Value::str(random(a, b"0123456789")))),
+    );
+    add(
+        "randAscii",
+        f(|a| {
+            Ok(Value::str(random(a, b"!\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~")))
+        }),
+    );
+    add(
+        "uuidv4",
+        f(|_| {
+            let hex = random(&[Value::Int(32)], b"0123456789abcdef");
+            Ok(Value::str(format!(
+                "{}-{}-4{}-a{}-{}",
+                &hex[..8],
+                &hex[8..12],
+                &hex[13..16],
+                &hex[17..20],
+                &hex[20..32]
+            )))
         }),
     );
 

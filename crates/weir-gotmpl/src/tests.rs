@@ -56,6 +56,9 @@ fn fields_printing_and_missing_keys() {
     assert_eq!(ok("{{ .nothing }}"), "<no value>");
     assert_eq!(ok("{{ print .nothing }}"), "<nil>");
     assert_eq!(ok("{{ .labels.app }}"), "web");
+    // From a nil start (parenthesised pipeline, variable): nothing, no error.
+    assert_eq!(ok("{{ (.missing).sub }}"), "<no value>");
+    assert_eq!(ok("{{ $m := .missing }}{{ $m.sub }}"), "<no value>");
     assert_eq!(
         ok("{{ .missing.sub }}"),
         "ERROR: template: t:1:3: executing \"t\" at <.missing.sub>: nil pointer evaluating interface {}.sub"

@@ -4,7 +4,90 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
+
+/// A map shared by reference, as Go's maps are: Sprig's `set`, `unset` and `merge` change it
+/// where every holder sees the change.
+#[derive(Debug, Clone, Default)]
+pub struct Dict(Arc<RwLock<BTreeMap<String, Value>>>);
+
+impl Dict {
+    /// A map holding `entries`.
+    pub fn new(entries: BTreeMap<String, Value>) -> Self {
+        Dict(Arc::new(RwLock::new(entries)))
+    }
+
+    /// The value of `key`.
+    pub fn get(&self, key: &str) -> Option<Value> {
+        self.0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+            .cloned()
+    }
+
+    /// Sets `key`.
+    pub fn insert(&self, key: String, value: Value) {
+        self.0
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key, value);
+    }
+
+    /// Removes `key`.
+    pub fn remove(&self, key: &str) {
+        self.0
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(key);
+    }
+
+    /// Whether `key` is set.
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains_key(key)
+    }
+
+    /// How many entries.
+    pub fn len(&self) -> usize {
+        self.0.read().unwrap_or_else(PoisonError::into_inner).len()
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A copy of the entries, in key order.
+    pub fn snapshot(&self) -> BTreeMap<String, Value> {
+        self.0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The keys, in order.
+    pub fn keys(&self) -> Vec<String> {
+        self.0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    /// Replaces the entries.
+    pub fn replace(&self, entries: BTreeMap<String, Value>) {
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = entries;
+    }
+
+    /// Whether both are the same map.
+    pub fn same(&self, other: &Dict) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
 
 /// A method or function result.
 pub type CallResult = Result<Value, String>;
@@ -38,8 +121,9 @@ pub enum Value {
     Str(Arc<str>),
     /// A slice (`[]interface{}`).
     List(Arc<Vec<Value>>),
-    /// A map (`map[string]interface{}`), iterated in key order as Go does.
-    Map(Arc<BTreeMap<String, Value>>),
+    /// A map (`map[string]interface{}`), iterated in key order as Go does; shared by
+    /// reference like Go's.
+    Map(Dict),
     /// An object with fields and methods.
     Object(Arc<dyn Object>),
 }
@@ -57,7 +141,7 @@ impl Value {
 
     /// A map value.
     pub fn map(entries: BTreeMap<String, Value>) -> Value {
-        Value::Map(Arc::new(entries))
+        Value::Map(Dict::new(entries))
     }
 
     /// Go's truth: false, 0, nil, and empty strings, slices and maps are false.
@@ -140,7 +224,7 @@ impl PartialEq for Value {
             (Value::Float(a), Value::Float(b)) => a == b,
             (Value::Str(a), Value::Str(b)) => a == b,
             (Value::List(a), Value::List(b)) => a == b,
-            (Value::Map(a), Value::Map(b)) => a == b,
+            (Value::Map(a), Value::Map(b)) => a.same(b) || a.snapshot() == b.snapshot(),
             (Value::Object(a), Value::Object(b)) => Arc::ptr_eq(a, b),
             _ => false,
         }

@@ -5,12 +5,13 @@ mod bootstrap;
 mod check;
 mod controller;
 mod flux;
+mod helm;
 mod install;
 mod kustomize;
 mod version;
 
 use crate::Hinted;
-use crate::args::{BootstrapCommand, Cli, Command, KustomizeCommand};
+use crate::args::{BootstrapCommand, Cli, Command, HelmCommand, KustomizeCommand};
 
 /// Runs the parsed command line.
 pub(crate) async fn run(cli: Cli) -> Result<(), Hinted> {
@@ -18,6 +19,7 @@ pub(crate) async fn run(cli: Cli) -> Result<(), Hinted> {
         Command::Version(args) => version::run(&args),
         Command::Check(args) => check::run(&cli.global, &args).await,
         Command::Kustomize(KustomizeCommand::Build(args)) => kustomize::build(&args),
+        Command::Helm(HelmCommand::Template(args)) => helm::template(&cli.global, &args),
         Command::Apply(args) => apply::apply(&cli.global, &args).await,
         Command::Delete(args) => apply::delete(&cli.global, &args).await,
         Command::Diff(args) => apply::diff(&cli.global, &args).await,

@@ -1,0 +1,350 @@
+//! Helm charts, rendered as `helm template` renders them: chart directories with their
+//! subcharts, values coalesced as Helm does (chart defaults, parent values for subcharts,
+//! globals, `-f` files, `null` deleting a key), the render context (`.Values`, `.Release`,
+//! `.Chart`, `.Capabilities`, `.Template`, `.Files`), and the manifests in Helm's install
+//! order with `# Source:` headers.
+//!
+//! Pure: files in, text out. Templates run on `weir-gotmpl`.
+
+mod chart;
+mod files;
+mod order;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub use chart::{Chart, load_dir};
+use serde_json::Value as Json;
+use weir_gotmpl::{Templates, Value};
+
+/// Why a chart could not be rendered.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A chart file could not be read.
+    #[error("{path}: {message}")]
+    Load {
+        /// The file or directory.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A template failed (parse or execution), in Go's words.
+    #[error(transparent)]
+    Template(#[from] weir_gotmpl::Error),
+    /// A values file is invalid.
+    #[error("{0}")]
+    Values(String),
+}
+
+/// How to render: `helm template`'s settings.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The release name.
+    pub release: String,
+    /// The release namespace.
+    pub namespace: String,
+    /// The Kubernetes version `.Capabilities` reports (`1.36.0`).
+    pub kube_version: String,
+    /// Extra API versions for `.Capabilities.APIVersions`.
+    pub api_versions: Vec<String>,
+    /// Print the `crds/` directory's files first.
+    pub include_crds: bool,
+    /// Leave out test hooks.
+    pub skip_tests: bool,
+    /// Render as an upgrade rather than an install.
+    pub is_upgrade: bool,
+    /// User values (from `-f` files, in order), merged over the chart's.
+    pub values: Vec<Json>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            release: "release-name".into(),
+            namespace: "default".into(),
+            kube_version: "1.36.0".into(),
+            api_versions: Vec::new(),
+            include_crds: false,
+            skip_tests: false,
+            is_upgrade: false,
+            values: Vec::new(),
+        }
+    }
+}
+
+/// Deep merge of `over` onto `base` (Helm's coalescing for user values: maps merge, other
+/// values replace, `null` deletes the key).
+pub fn merge_values(base: &mut Json, over: &Json) {
+    match (base, over) {
+        (Json::Object(b), Json::Object(o)) => {
+            for (k, v) in o {
+                if v.is_null() {
+                    b.remove(k);
+                    continue;
+                }
+                match b.get_mut(k) {
+                    Some(existing) if existing.is_object() && v.is_object() => {
+                        merge_values(existing, v)
+                    }
+                    _ => {
+                        b.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o.clone(),
+    }
+}
+
+/// The values a chart's templates see: its defaults under the values given for it, and for
+/// each enabled subchart, the parent's values under the subchart's name over the
+/// subchart's defaults, with `global` passed down.
+fn coalesce(chart: &Chart, given: &Json) -> Json {
+    let mut values = chart.values.clone();
+    if !values.is_object() {
+        values = Json::Object(Default::default());
+    }
+    // Nulls in the chart's defaults do not reach the templates (Helm cleans them).
+    clean_nulls(&mut values);
+    merge_values(&mut values, given);
+    values
+}
+
+fn clean_nulls(value: &mut Json) {
+    if let Json::Object(map) = value {
+        map.retain(|_, v| !v.is_null());
+        for v in map.values_mut() {
+            clean_nulls(v);
+        }
+    }
+}
+
+/// The values of `chart` and, under each enabled subchart's name, the subchart's own (as
+/// Helm coalesces the whole tree: a parent's templates see its subcharts' values).
+fn coalesce_tree(chart: &Chart, given: &Json) -> Json {
+    let mut values = coalesce(chart, given);
+    for sub in &chart.subcharts {
+        if !enabled(sub.condition.as_deref(), &values) {
+            continue;
+        }
+        let given_sub = subchart_given(&values, sub);
+        let sub_values = coalesce_tree(sub, &given_sub);
+        if let Json::Object(map) = &mut values {
+            map.insert(sub.alias_or_name().to_owned(), sub_values);
+        }
+    }
+    values
+}
+
+fn subchart_given(parent: &Json, sub: &Chart) -> Json {
+    let mut given = parent
+        .get(sub.alias_or_name())
+        .cloned()
+        .unwrap_or_else(|| Json::Object(Default::default()));
+    if let (Some(global), Json::Object(map)) = (parent.get("global"), &mut given) {
+        let mut merged = map
+            .get("global")
+            .cloned()
+            .unwrap_or_else(|| Json::Object(Default::default()));
+        merge_values(&mut merged, global);
+        map.insert("global".into(), merged);
+    }
+    given
+}
+
+/// Whether a dependency is enabled by its `condition` (first path that resolves to a bool)
+/// in the parent's values.
+fn enabled(condition: Option<&str>, parent: &Json) -> bool {
+    let Some(condition) = condition else {
+        return true;
+    };
+    for path in condition.split(',') {
+        let mut v = parent;
+        let mut found = true;
+        for part in path.trim().split('.') {
+            match v.get(part) {
+                Some(next) => v = next,
+                None => {
+                    found = false;
+                    break;
+                }
+            }
+        }
+        if found && let Some(b) = v.as_bool() {
+            return b;
+        }
+    }
+    true
+}
+
+struct Rendering {
+    templates: Templates,
+    /// (template name, chart context) of every template to render.
+    jobs: Vec<(String, Value)>,
+    crds: Vec<(String, String)>,
+}
+
+fn chart_value(chart: &Chart) -> Value {
+    let meta = &chart.metadata;
+    let text = |k: &str| Value::str(meta.get(k).and_then(Json::as_str).unwrap_or_default());
+    let any = |k: &str| {
+        meta.get(k)
+            .map(weir_gotmpl::sprig::from_json_value)
+            .unwrap_or(Value::Nil)
+    };
+    let mut m = BTreeMap::new();
+    for (field, key) in [
+        ("Name", "name"),
+        ("Home", "home"),
+        ("Version", "version"),
+        ("Description", "description"),
+        ("Icon", "icon"),
+        ("APIVersion", "apiVersion"),
+        ("Condition", "condition"),
+        ("Tags", "tags"),
+        ("AppVersion", "appVersion"),
+        ("KubeVersion", "kubeVersion"),
+        ("Type", "type"),
+    ] {
+        m.insert(field.to_owned(), text(key));
+    }
+    for (field, key) in [
+        ("Sources", "sources"),
+        ("Keywords", "keywords"),
+        ("Maintainers", "maintainers"),
+        ("Annotations", "annotations"),
+        ("Dependencies", "dependencies"),
+    ] {
+        m.insert(field.to_owned(), any(key));
+    }
+    m.insert(
+        "Deprecated".into(),
+        Value::Bool(
+            meta.get("deprecated")
+                .and_then(Json::as_bool)
+                .unwrap_or(false),
+        ),
+    );
+    m.insert("IsRoot".into(), Value::Bool(chart.parent_path.is_empty()));
+    Value::map(m)
+}
+
+fn collect(
+    chart: &Chart,
+    values: &Json,
+    prefix: &str,
+    top: &BTreeMap<String, Value>,
+    out: &mut Rendering,
+) -> Result<(), Error> {
+    let base = format!("{prefix}{}", chart.name());
+    let chart_v = chart_value(chart);
+    let files = files::files_value(chart);
+    for (path, text) in &chart.templates {
+        let name = format!("{base}/{path}");
+        out.templates.add(&name, text)?;
+        let mut ctx = top.clone();
+        ctx.insert("Values".into(), weir_gotmpl::sprig::from_json_value(values));
+        ctx.insert("Chart".into(), chart_v.clone());
+        ctx.insert("Files".into(), files.clone());
+        ctx.insert(
+            "Template".into(),
+            Value::map(
+                [
+                    ("Name".to_owned(), Value::str(&name)),
+                    (
+                        "BasePath".to_owned(),
+                        Value::str(format!("{base}/templates")),
+                    ),
+                ]
+                .into_iter()
+                .collect(),
+            ),
+        );
+        let file = path.rsplit('/').next().unwrap_or(path);
+        if !file.starts_with('_')
+            && path.starts_with("templates/")
+            && !file.eq_ignore_ascii_case("NOTES.txt")
+        {
+            out.jobs.push((name, Value::map(ctx)));
+        }
+    }
+    for (path, text) in &chart.crds {
+        out.crds.push((format!("{base}/{path}"), text.clone()));
+    }
+    for sub in &chart.subcharts {
+        if !enabled(sub.condition.as_deref(), values) {
+            continue;
+        }
+        let sub_values = values
+            .get(sub.alias_or_name())
+            .cloned()
+            .unwrap_or_else(|| Json::Object(Default::default()));
+        collect(sub, &sub_values, &format!("{base}/charts/"), top, out)?;
+    }
+    Ok(())
+}
+
+/// Renders `chart` as `helm template` prints it.
+pub fn template(chart: &Chart, options: &Options) -> Result<String, Error> {
+    let mut given = Json::Object(Default::default());
+    for v in &options.values {
+        merge_values(&mut given, v);
+    }
+    let values = coalesce_tree(chart, &given);
+    let mut top = BTreeMap::new();
+    top.insert(
+        "Release".into(),
+        Value::map(
+            [
+                ("Name", Value::str(&options.release)),
+                ("Namespace", Value::str(&options.namespace)),
+                ("IsUpgrade", Value::Bool(options.is_upgrade)),
+                ("IsInstall", Value::Bool(!options.is_upgrade)),
+                ("Revision", Value::Int(1)),
+                ("Service", Value::str("Helm")),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+        ),
+    );
+    top.insert(
+        "Capabilities".into(),
+        files::capabilities(&options.kube_version, &options.api_versions),
+    );
+    let mut templates = Templates::new();
+    weir_gotmpl::sprig::register(&mut templates);
+    let mut rendering = Rendering {
+        templates,
+        jobs: Vec::new(),
+        crds: Vec::new(),
+    };
+    collect(chart, &values, "", &top, &mut rendering)?;
+    let rendering = Arc::new(rendering);
+    let mut files = Vec::new();
+    for (name, ctx) in &rendering.jobs {
+        let text = rendering.templates.execute(name, ctx)?;
+        files.push((name.clone(), text.replace("<no value>", "")));
+    }
+    let mut out = String::new();
+    if options.include_crds {
+        for (path, text) in &rendering.crds {
+            out.push_str(&format!("---\n# Source: {path}\n{text}\n"));
+        }
+    }
+    let (manifests, hooks) = order::sort(files);
+    let mut body = String::new();
+    for m in &manifests {
+        body.push_str(&format!("---\n# Source: {}\n{}\n", m.path, m.content));
+    }
+    out.push_str(body.trim());
+    out.push('\n');
+    for h in hooks {
+        if options.skip_tests && h.is_test {
+            continue;
+        }
+        out.push_str(&format!("---\n# Source: {}\n{}\n", h.path, h.content));
+    }
+    Ok(out)
+}
