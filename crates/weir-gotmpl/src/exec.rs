@@ -254,6 +254,7 @@ impl<'a> Exec<'a> {
                 .map(|(k, v)| (Value::str(k), v))
                 .collect(),
             Value::Int(n) => (0..*n).map(|i| (Value::Int(i), Value::Int(i))).collect(),
+            Value::Object(o) if o.entries().is_some() => o.entries().unwrap_or_default(),
             Value::Nil => Vec::new(),
             other => {
                 return Err(self.exec_err(

@@ -185,6 +185,117 @@ fn random(args: &[Value], alphabet: &[u8]) -> String {
     out
 }
 
+/// A Go (RE2) pattern for the `regex` crate: in a character class, a `-` right after a
+/// class escape (`[\w-.]`) is a literal for Go.
+fn go_regex(pattern: &str) -> Result<regex::Regex, String> {
+    let mut out = String::with_capacity(pattern.len());
+    let mut in_class = false;
+    let mut chars = pattern.chars().peekable();
+    let mut after_escape_class = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                out.push(c);
+                if let Some(n) = chars.next() {
+                    out.push(n);
+                    after_escape_class = in_class && "wdsWDS".contains(n);
+                    continue;
+                }
+            }
+            '[' if !in_class => in_class = true,
+            ']' if in_class => in_class = false,
+            '-' if in_class && after_escape_class => {
+                out.push_str("\\-");
+                after_escape_class = false;
+                continue;
+            }
+            _ => {}
+        }
+        after_escape_class = false;
+        out.push(c);
+    }
+    regex::Regex::new(&out).map_err(|e| e.to_string())
+}
+
+/// Go's `time.ParseDuration` syntax check (`1h30m`, `-5s`, `1.5h`, `300ms`).
+fn valid_duration(text: &str) -> bool {
+    let t = text.strip_prefix(['-', '+']).unwrap_or(text);
+    if t == "0" {
+        return true;
+    }
+    let mut rest = t;
+    if rest.is_empty() {
+        return false;
+    }
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        if num_len == 0 {
+            return false;
+        }
+        rest = &rest[num_len..];
+        let unit = ["ns", "us", "µs", "μs", "ms", "s", "m", "h"]
+            .iter()
+            .find(|u| rest.starts_with(**u));
+        match unit {
+            Some(u) => rest = &rest[u.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// Seconds since the epoch as a UTC date and time.
+fn civil(secs: i64) -> (i64, u32, u32, u32, u32, u32) {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (
+        y,
+        m,
+        d,
+        (rem / 3600) as u32,
+        (rem % 3600 / 60) as u32,
+        (rem % 60) as u32,
+    )
+}
+
+/// Formats a time (seconds since the epoch, UTC) with a Go layout (`2006-01-02T15:04:05Z07:00`).
+fn go_date(layout: &str, secs: i64) -> String {
+    let (y, mo, d, h, mi, s) = civil(secs);
+    let mut out = layout.to_owned();
+    for (token, value) in [
+        ("2006", format!("{y:04}")),
+        ("Z07:00", "Z".to_owned()),
+        ("-07:00", "+00:00".to_owned()),
+        ("MST", "UTC".to_owned()),
+        ("01", format!("{mo:02}")),
+        ("02", format!("{d:02}")),
+        ("15", format!("{h:02}")),
+        ("04", format!("{mi:02}")),
+        ("05", format!("{s:02}")),
+    ] {
+        out = out.replace(token, &value);
+    }
+    out
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
 fn f(body: impl Fn(&[Value]) -> R + Send + Sync + 'static) -> Func {
     Arc::new(body)
 }
@@ -565,7 +676,7 @@ fn register_sprig(templates: &mut Templates) {
         "regexMatch",
         f(|a| {
             args_n("regexMatch", a, 2)?;
-            let re = regex::Regex::new(&string_of(&a[0])).map_err(|e| e.to_string())?;
+            let re = go_regex(&string_of(&a[0]))?;
             Ok(Value::Bool(re.is_match(&string_of(&a[1]))))
         }),
     );
@@ -573,7 +684,7 @@ fn register_sprig(templates: &mut Templates) {
         "regexReplaceAll",
         f(|a| {
             args_n("regexReplaceAll", a, 3)?;
-            let re = regex::Regex::new(&string_of(&a[0])).map_err(|e| e.to_string())?;
+            let re = go_regex(&string_of(&a[0]))?;
             // Go's `${1}` expansion matches the regex crate's.
             Ok(Value::str(
                 re.replace_all(&string_of(&a[1]), string_of(&a[2]).as_str()),
@@ -795,21 +906,83 @@ fn register_sprig(templates: &mut Templates) {
         "regexReplaceAllLiteral",
         f(|a| {
             args_n("regexReplaceAllLiteral", a, 3)?;
-            let re = regex::Regex::new(&string_of(&a[0])).map_err(|e| e.to_string())?;
+            let re = go_regex(&string_of(&a[0]))?;
             Ok(Value::str(re.replace_all(
                 &string_of(&a[1]),
                 regex::NoExpand(&string_of(&a[2])),
             )))
         }),
     );
+    // Times are seconds since the epoch, UTC.
+    add("now", f(|_| Ok(Value::Int(now_secs()))));
+    for name in ["dateModify", "mustDateModify"] {
+        add(
+            name,
+            f(move |a| {
+                args_n(name, a, 2)?;
+                let duration = string_of(&a[0]);
+                if !valid_duration(&duration) {
+                    return Err(format!(
+                        "time: invalid duration {}",
+                        print::quote(&duration)
+                    ));
+                }
+                Ok(a[1].clone())
+            }),
+        );
+    }
     add(
-        "now",
-        f(|_| {
-            let secs = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0);
-            Ok(Value::Int(secs as i64))
+        "date",
+        f(|a| {
+            args_n("date", a, 2)?;
+            Ok(Value::str(go_date(&string_of(&a[0]), int_of(&a[1]))))
+        }),
+    );
+    add(
+        "dateInZone",
+        f(|a| {
+            args_n("dateInZone", a, 3)?;
+            Ok(Value::str(go_date(&string_of(&a[0]), int_of(&a[1]))))
+        }),
+    );
+    add(
+        "regexSplit",
+        f(|a| {
+            args_n("regexSplit", a, 3)?;
+            let re = go_regex(&string_of(&a[0]))?;
+            let text = string_of(&a[1]);
+            let n = int_of(&a[2]);
+            let parts: Vec<Value> = if n < 0 {
+                re.split(&text).map(Value::str).collect()
+            } else {
+                re.splitn(&text, n as usize).map(Value::str).collect()
+            };
+            Ok(Value::list(parts))
+        }),
+    );
+    add(
+        "regexFind",
+        f(|a| {
+            args_n("regexFind", a, 2)?;
+            let re = go_regex(&string_of(&a[0]))?;
+            Ok(Value::str(
+                re.find(&string_of(&a[1])).map(|m| m.as_str()).unwrap_or(""),
+            ))
+        }),
+    );
+    add(
+        "regexFindAll",
+        f(|a| {
+            args_n("regexFindAll", a, 3)?;
+            let re = go_regex(&string_of(&a[0]))?;
+            let text = string_of(&a[1]);
+            let n = int_of(&a[2]);
+            let all = re.find_iter(&text).map(|m| Value::str(m.as_str()));
+            Ok(Value::list(if n < 0 {
+                all.collect()
+            } else {
+                all.take(n as usize).collect()
+            }))
         }),
     );
     add(

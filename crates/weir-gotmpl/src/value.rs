@@ -98,6 +98,11 @@ pub trait Object: fmt::Debug + Send + Sync {
     fn type_name(&self) -> &str;
     /// A field (or a method without arguments), if there is one by that name.
     fn field(&self, name: &str) -> Option<Value>;
+    /// The entries `range` iterates over (key, value), when the object is iterable.
+    fn entries(&self) -> Option<Vec<(Value, Value)>> {
+        None
+    }
+
     /// Calls method `name` with `args`; `None` when there is no such method.
     fn call(&self, name: &str, args: &[Value]) -> Option<CallResult> {
         let _ = (name, args);

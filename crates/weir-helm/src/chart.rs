@@ -95,6 +95,51 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) -> Result<(),
     Ok(())
 }
 
+/// `.helmignore` lines: (pattern, negated, directories only).
+fn ignore_rules(text: &str) -> Vec<(String, bool, bool)> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let (negated, l) = match l.strip_prefix('!') {
+                Some(rest) => (true, rest),
+                None => (false, l),
+            };
+            let dir_only = l.ends_with('/');
+            (
+                l.trim_end_matches('/').trim_start_matches("./").to_owned(),
+                negated,
+                dir_only,
+            )
+        })
+        .collect()
+}
+
+/// Whether `path` (from the chart root) is ignored, by Helm's rules: a pattern without `/`
+/// matches a file or directory name anywhere, one with `/` the path from the root; `dir/`
+/// matches directories only; `!` re-includes; the last matching line wins.
+fn is_ignored(rules: &[(String, bool, bool)], path: &str) -> bool {
+    let parts: Vec<&str> = path.split('/').collect();
+    let mut ignored = false;
+    for (pattern, negated, dir_only) in rules {
+        let hit = if pattern.contains('/') {
+            (1..=parts.len()).any(|n| {
+                let prefix = parts[..n].join("/");
+                crate::files::glob_match(pattern, &prefix) && (n < parts.len() || !dir_only)
+            })
+        } else {
+            parts.iter().enumerate().any(|(i, part)| {
+                let is_dir = i + 1 < parts.len();
+                crate::files::glob_match(pattern, part) && (is_dir || !dir_only)
+            })
+        };
+        if hit {
+            ignored = !negated;
+        }
+    }
+    ignored
+}
+
 /// Loads the chart in directory `dir`, with its subcharts (directories under `charts/`).
 pub fn load_dir(dir: &Path) -> Result<Chart, Error> {
     load(dir, "")
@@ -114,18 +159,8 @@ fn load(dir: &Path, parent_path: &str) -> Result<Chart, Error> {
         .find(|(p, _)| p == ".helmignore")
         .map(|(_, d)| String::from_utf8_lossy(d).into_owned())
         .unwrap_or_default();
-    let ignored = |p: &str| {
-        ignore
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .any(|pattern| {
-                let pattern = pattern.trim_end_matches('/');
-                p == pattern
-                    || p.starts_with(&format!("{pattern}/"))
-                    || (pattern.starts_with("*.") && p.ends_with(&pattern[1..]))
-            })
-    };
+    let rules = ignore_rules(&ignore);
+    let ignored = |p: &str| is_ignored(&rules, p);
     let mut chart = Chart {
         metadata,
         values,

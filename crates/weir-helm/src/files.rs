@@ -12,7 +12,7 @@ use crate::Chart;
 #[derive(Debug)]
 struct Files(Vec<(String, Vec<u8>)>);
 
-fn glob_match(pattern: &str, path: &str) -> bool {
+pub(crate) fn glob_match(pattern: &str, path: &str) -> bool {
     // `*` does not cross `/`, `**` does; `?` is one character.
     fn go(p: &[char], s: &[char]) -> bool {
         match (p.first(), s.first()) {
@@ -38,6 +38,15 @@ impl Object for Files {
 
     fn field(&self, _name: &str) -> Option<Value> {
         None
+    }
+
+    fn entries(&self) -> Option<Vec<(Value, Value)>> {
+        Some(
+            self.0
+                .iter()
+                .map(|(p, d)| (Value::str(p), Value::str(String::from_utf8_lossy(d))))
+                .collect(),
+        )
     }
 
     fn call(&self, name: &str, args: &[Value]) -> Option<CallResult> {

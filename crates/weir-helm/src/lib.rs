@@ -230,6 +230,29 @@ fn chart_value(chart: &Chart) -> Value {
     Value::map(m)
 }
 
+/// The top-level objects of `chart`'s templates: `.Values`, `.Chart`, `.Files`, `.Release`,
+/// `.Capabilities` and `.Subcharts` (each enabled subchart's own).
+fn context(chart: &Chart, values: &Json, top: &BTreeMap<String, Value>) -> BTreeMap<String, Value> {
+    let mut ctx = top.clone();
+    ctx.insert("Values".into(), weir_gotmpl::sprig::from_json_value(values));
+    ctx.insert("Chart".into(), chart_value(chart));
+    ctx.insert("Files".into(), files::files_value(chart));
+    let mut subcharts = BTreeMap::new();
+    for sub in &chart.subcharts {
+        if let Some(sub_values) = values
+            .get(sub.alias_or_name())
+            .filter(|_| enabled(sub.condition.as_deref(), values))
+        {
+            subcharts.insert(
+                sub.alias_or_name().to_owned(),
+                Value::map(context(sub, sub_values, top)),
+            );
+        }
+    }
+    ctx.insert("Subcharts".into(), Value::map(subcharts));
+    ctx
+}
+
 fn collect(
     chart: &Chart,
     values: &Json,
@@ -238,15 +261,11 @@ fn collect(
     out: &mut Rendering,
 ) -> Result<(), Error> {
     let base = format!("{prefix}{}", chart.name());
-    let chart_v = chart_value(chart);
-    let files = files::files_value(chart);
+    let ctx = context(chart, values, top);
     for (path, text) in &chart.templates {
         let name = format!("{base}/{path}");
         out.templates.add(&name, text)?;
-        let mut ctx = top.clone();
-        ctx.insert("Values".into(), weir_gotmpl::sprig::from_json_value(values));
-        ctx.insert("Chart".into(), chart_v.clone());
-        ctx.insert("Files".into(), files.clone());
+        let mut ctx = ctx.clone();
         ctx.insert(
             "Template".into(),
             Value::map(
