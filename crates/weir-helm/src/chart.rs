@@ -45,18 +45,12 @@ impl Chart {
     }
 }
 
-fn read_yaml(path: &Path) -> Result<Json, Error> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Load {
-        path: path.display().to_string(),
+fn parse_yaml(path: &str, data: &[u8]) -> Result<Json, Error> {
+    let text = String::from_utf8_lossy(data);
+    let docs = weir_object::yaml::parse_documents(path, &text).map_err(|e| Error::Load {
+        path: path.to_owned(),
         message: e.to_string(),
     })?;
-    let docs =
-        weir_object::yaml::parse_documents(&path.display().to_string(), &text).map_err(|e| {
-            Error::Load {
-                path: path.display().to_string(),
-                message: e.to_string(),
-            }
-        })?;
     Ok(docs
         .into_iter()
         .next()
@@ -80,9 +74,6 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) -> Result<(),
             .map(|p| p.to_string_lossy().replace('\\', "/"))
             .unwrap_or_default();
         if path.is_dir() {
-            if rel == "charts" {
-                continue;
-            }
             walk(root, &path, out)?;
         } else {
             let data = std::fs::read(&path).map_err(|e| Error::Load {
@@ -93,6 +84,42 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) -> Result<(),
         }
     }
     Ok(())
+}
+
+/// The files of a packaged chart (`.tgz`), by path from the chart root (the archive's top
+/// directory removed).
+fn unpack(name: &str, data: &[u8]) -> Result<Vec<(String, Vec<u8>)>, Error> {
+    use std::io::Read as _;
+    let fail = |message: String| Error::Load {
+        path: name.to_owned(),
+        message,
+    };
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(data));
+    let mut files = Vec::new();
+    for entry in archive.entries().map_err(|e| fail(e.to_string()))? {
+        let mut entry = entry.map_err(|e| fail(e.to_string()))?;
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let path = entry
+            .path()
+            .map_err(|e| fail(e.to_string()))?
+            .to_string_lossy()
+            .replace('\\', "/");
+        let Some((_, rel)) = path.split_once('/') else {
+            continue;
+        };
+        if rel.split('/').any(|part| part == "..") {
+            return Err(fail(format!("archive path {path} leaves the chart")));
+        }
+        let mut data = Vec::new();
+        entry
+            .read_to_end(&mut data)
+            .map_err(|e| fail(e.to_string()))?;
+        files.push((rel.to_owned(), data));
+    }
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(files)
 }
 
 /// `.helmignore` lines: (pattern, negated, directories only).
@@ -140,35 +167,71 @@ fn is_ignored(rules: &[(String, bool, bool)], path: &str) -> bool {
     ignored
 }
 
-/// Loads the chart in directory `dir`, with its subcharts (directories under `charts/`).
+/// Loads the chart in directory `dir`, or packaged in the `.tgz` file `dir`, with its
+/// subcharts (directories or `.tgz` files under `charts/`).
 pub fn load_dir(dir: &Path) -> Result<Chart, Error> {
-    load(dir, "")
+    let files = if dir.is_file() {
+        let data = std::fs::read(dir).map_err(|e| Error::Load {
+            path: dir.display().to_string(),
+            message: e.to_string(),
+        })?;
+        unpack(&dir.display().to_string(), &data)?
+    } else {
+        let mut files = Vec::new();
+        walk(dir, dir, &mut files)?;
+        files
+    };
+    load_files(&dir.display().to_string(), files, "")
 }
 
-fn load(dir: &Path, parent_path: &str) -> Result<Chart, Error> {
-    let metadata = read_yaml(&dir.join("Chart.yaml"))?;
-    let values = if dir.join("values.yaml").exists() {
-        read_yaml(&dir.join("values.yaml"))?
-    } else {
-        Json::Object(Default::default())
+fn load_files(
+    origin: &str,
+    all: Vec<(String, Vec<u8>)>,
+    parent_path: &str,
+) -> Result<Chart, Error> {
+    let find = |name: &str| {
+        all.iter()
+            .find(|(p, _)| p == name)
+            .map(|(_, d)| d.as_slice())
     };
-    let mut all = Vec::new();
-    walk(dir, dir, &mut all)?;
-    let ignore = all
-        .iter()
-        .find(|(p, _)| p == ".helmignore")
-        .map(|(_, d)| String::from_utf8_lossy(d).into_owned())
+    let Some(chart_yaml) = find("Chart.yaml") else {
+        return Err(Error::Load {
+            path: origin.to_owned(),
+            message: "no Chart.yaml: not a chart".to_owned(),
+        });
+    };
+    let metadata = parse_yaml(&format!("{origin}/Chart.yaml"), chart_yaml)?;
+    let values = match find("values.yaml") {
+        Some(data) => parse_yaml(&format!("{origin}/values.yaml"), data)?,
+        None => Json::Object(Default::default()),
+    };
+    let ignore = find(".helmignore")
+        .map(|d| String::from_utf8_lossy(d).into_owned())
         .unwrap_or_default();
     let rules = ignore_rules(&ignore);
-    let ignored = |p: &str| is_ignored(&rules, p);
     let mut chart = Chart {
         metadata,
         values,
         parent_path: parent_path.to_owned(),
         ..Chart::default()
     };
+    // Subcharts: directories and archives under charts/.
+    let mut sub_dirs: std::collections::BTreeMap<String, Vec<(String, Vec<u8>)>> =
+        Default::default();
+    let mut sub_archives: Vec<(String, Vec<u8>)> = Vec::new();
     for (path, data) in all {
-        if ignored(&path) {
+        if let Some(rest) = path.strip_prefix("charts/") {
+            match rest.split_once('/') {
+                Some((dir, inner)) => sub_dirs
+                    .entry(dir.to_owned())
+                    .or_default()
+                    .push((inner.to_owned(), data)),
+                None if rest.ends_with(".tgz") => sub_archives.push((rest.to_owned(), data)),
+                None => {}
+            }
+            continue;
+        }
+        if is_ignored(&rules, &path) {
             continue;
         }
         if path.starts_with("templates/") {
@@ -189,33 +252,34 @@ fn load(dir: &Path, parent_path: &str) -> Result<Chart, Error> {
         .and_then(Json::as_array)
         .cloned()
         .unwrap_or_default();
-    let charts = dir.join("charts");
-    if charts.is_dir() {
-        let mut subdirs: Vec<_> = std::fs::read_dir(&charts)
-            .map_err(|e| Error::Load {
-                path: charts.display().to_string(),
-                message: e.to_string(),
-            })?
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.join("Chart.yaml").exists())
-            .collect();
-        subdirs.sort();
-        let name = chart.name().to_owned();
-        for sub in subdirs {
-            let mut subchart = load(&sub, &format!("{parent_path}{name}/"))?;
-            let dep = deps
-                .iter()
-                .find(|d| d.get("name").and_then(Json::as_str) == Some(subchart.name()));
-            if let Some(dep) = dep {
-                subchart.condition = dep
-                    .get("condition")
-                    .and_then(Json::as_str)
-                    .map(str::to_owned);
-                subchart.alias = dep.get("alias").and_then(Json::as_str).map(str::to_owned);
-            }
-            chart.subcharts.push(subchart);
+    let name = chart.name().to_owned();
+    let child_path = format!("{parent_path}{name}/");
+    let mut subs = Vec::new();
+    for (dir, files) in sub_dirs {
+        if files.iter().any(|(p, _)| p == "Chart.yaml") {
+            subs.push(load_files(
+                &format!("{origin}/charts/{dir}"),
+                files,
+                &child_path,
+            )?);
         }
+    }
+    for (file, data) in sub_archives {
+        let origin = format!("{origin}/charts/{file}");
+        subs.push(load_files(&origin, unpack(&origin, &data)?, &child_path)?);
+    }
+    for mut subchart in subs {
+        let dep = deps
+            .iter()
+            .find(|d| d.get("name").and_then(Json::as_str) == Some(subchart.name()));
+        if let Some(dep) = dep {
+            subchart.condition = dep
+                .get("condition")
+                .and_then(Json::as_str)
+                .map(str::to_owned);
+            subchart.alias = dep.get("alias").and_then(Json::as_str).map(str::to_owned);
+        }
+        chart.subcharts.push(subchart);
     }
     Ok(chart)
 }
