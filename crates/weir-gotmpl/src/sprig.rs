@@ -217,33 +217,45 @@ fn go_regex(pattern: &str) -> Result<regex::Regex, String> {
     regex::Regex::new(&out).map_err(|e| e.to_string())
 }
 
-/// Go's `time.ParseDuration` syntax check (`1h30m`, `-5s`, `1.5h`, `300ms`).
-fn valid_duration(text: &str) -> bool {
-    let t = text.strip_prefix(['-', '+']).unwrap_or(text);
+/// Go's `time.ParseDuration` (`1h30m`, `-5s`, `1.5h`, `300ms`), in nanoseconds.
+fn parse_duration(text: &str) -> Option<i64> {
+    let (sign, t) = match text.strip_prefix('-') {
+        Some(rest) => (-1.0, rest),
+        None => (1.0, text.strip_prefix('+').unwrap_or(text)),
+    };
     if t == "0" {
-        return true;
+        return Some(0);
     }
     let mut rest = t;
     if rest.is_empty() {
-        return false;
+        return None;
     }
+    let mut total = 0.0;
     while !rest.is_empty() {
         let num_len = rest
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .unwrap_or(rest.len());
         if num_len == 0 {
-            return false;
+            return None;
         }
+        let number: f64 = rest[..num_len].parse().ok()?;
         rest = &rest[num_len..];
-        let unit = ["ns", "us", "µs", "μs", "ms", "s", "m", "h"]
-            .iter()
-            .find(|u| rest.starts_with(**u));
-        match unit {
-            Some(u) => rest = &rest[u.len()..],
-            None => return false,
-        }
+        let (unit, scale) = [
+            ("ns", 1.0),
+            ("us", 1e3),
+            ("µs", 1e3),
+            ("μs", 1e3),
+            ("ms", 1e6),
+            ("s", 1e9),
+            ("m", 60e9),
+            ("h", 3600e9),
+        ]
+        .into_iter()
+        .find(|(u, _)| rest.starts_with(u))?;
+        rest = &rest[unit.len()..];
+        total += number * scale;
     }
-    true
+    Some((sign * total) as i64)
 }
 
 /// Seconds since the epoch as a UTC date and time.
@@ -289,10 +301,11 @@ fn go_date(layout: &str, secs: i64) -> String {
     out
 }
 
-fn now_secs() -> i64 {
+/// The current time, in nanoseconds since the epoch (how times are held).
+fn now_nanos() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
+        .map(|d| d.as_nanos() as i64)
         .unwrap_or(0)
 }
 
@@ -913,21 +926,21 @@ fn register_sprig(templates: &mut Templates) {
             )))
         }),
     );
-    // Times are seconds since the epoch, UTC.
-    add("now", f(|_| Ok(Value::Int(now_secs()))));
+    // Times are nanoseconds since the epoch, UTC.
+    add("now", f(|_| Ok(Value::Int(now_nanos()))));
     for name in ["dateModify", "mustDateModify"] {
         add(
             name,
             f(move |a| {
                 args_n(name, a, 2)?;
                 let duration = string_of(&a[0]);
-                if !valid_duration(&duration) {
+                let Some(nanos) = parse_duration(&duration) else {
                     return Err(format!(
                         "time: invalid duration {}",
                         print::quote(&duration)
                     ));
-                }
-                Ok(a[1].clone())
+                };
+                Ok(Value::Int(int_of(&a[1]).saturating_add(nanos)))
             }),
         );
     }
@@ -935,14 +948,20 @@ fn register_sprig(templates: &mut Templates) {
         "date",
         f(|a| {
             args_n("date", a, 2)?;
-            Ok(Value::str(go_date(&string_of(&a[0]), int_of(&a[1]))))
+            Ok(Value::str(go_date(
+                &string_of(&a[0]),
+                int_of(&a[1]) / 1_000_000_000,
+            )))
         }),
     );
     add(
         "dateInZone",
         f(|a| {
             args_n("dateInZone", a, 3)?;
-            Ok(Value::str(go_date(&string_of(&a[0]), int_of(&a[1]))))
+            Ok(Value::str(go_date(
+                &string_of(&a[0]),
+                int_of(&a[1]) / 1_000_000_000,
+            )))
         }),
     );
     add(
