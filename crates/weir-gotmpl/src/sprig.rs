@@ -21,6 +21,11 @@ fn string_of(v: &Value) -> String {
     }
 }
 
+/// The bytes a string-taking function works on (binary strings included).
+fn bytes_of(v: &Value) -> Vec<u8> {
+    v.as_bytes().unwrap_or_else(|| string_of(v).into_bytes())
+}
+
 /// Sprig's `toInt64` conversion (cast.ToInt64 semantics, lenient).
 fn int_of(v: &Value) -> i64 {
     match v {
@@ -654,7 +659,7 @@ fn register_sprig(templates: &mut Templates) {
             use base64::Engine as _;
             Ok(Value::str(
                 base64::engine::general_purpose::STANDARD
-                    .encode(a.first().map(string_of).unwrap_or_default()),
+                    .encode(bytes_of(a.first().unwrap_or(&Value::Nil))),
             ))
         }),
     );
@@ -675,8 +680,7 @@ fn register_sprig(templates: &mut Templates) {
         "sha256sum",
         f(|a| {
             use sha2::Digest as _;
-            let digest =
-                sha2::Sha256::digest(a.first().map(string_of).unwrap_or_default().as_bytes());
+            let digest = sha2::Sha256::digest(bytes_of(a.first().unwrap_or(&Value::Nil)));
             Ok(Value::str(
                 digest
                     .iter()

@@ -98,6 +98,12 @@ pub trait Object: fmt::Debug + Send + Sync {
     fn type_name(&self) -> &str;
     /// A field (or a method without arguments), if there is one by that name.
     fn field(&self, name: &str) -> Option<Value>;
+    /// The raw bytes, for an object standing for a Go string that is not UTF-8 (a binary
+    /// file read with `.Files.Get`): functions such as `b64enc` and `sha256sum` use them.
+    fn bytes(&self) -> Option<Vec<u8>> {
+        None
+    }
+
     /// The entries `range` iterates over (key, value), when the object is iterable.
     fn entries(&self) -> Option<Vec<(Value, Value)>> {
         None
@@ -174,6 +180,15 @@ impl Value {
             Value::List(_) => "[]interface {}".into(),
             Value::Map(_) => "map[string]interface {}".into(),
             Value::Object(o) => o.type_name().to_owned(),
+        }
+    }
+
+    /// The bytes of a string, or of a binary string object.
+    pub fn as_bytes(&self) -> Option<Vec<u8>> {
+        match self {
+            Value::Str(s) => Some(s.as_bytes().to_vec()),
+            Value::Object(o) => o.bytes(),
+            _ => None,
         }
     }
 

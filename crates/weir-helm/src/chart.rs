@@ -239,9 +239,11 @@ fn load_files(
                 .templates
                 .push((path, String::from_utf8_lossy(&data).into_owned()));
         } else if path.starts_with("crds/") {
+            // CRD files are also files of the chart (`.Files.Glob "crds/*.yaml"`).
             chart
                 .crds
-                .push((path, String::from_utf8_lossy(&data).into_owned()));
+                .push((path.clone(), String::from_utf8_lossy(&data).into_owned()));
+            chart.files.push((path, data));
         } else {
             chart.files.push((path, data));
         }

@@ -57,13 +57,14 @@ impl Object for Files {
                 .to_owned()
         };
         Some(Ok(match name {
-            "Get" => Value::str(
-                self.0
-                    .iter()
-                    .find(|(p, _)| *p == arg())
-                    .map(|(_, d)| String::from_utf8_lossy(d).into_owned())
-                    .unwrap_or_default(),
-            ),
+            "Get" => match self.0.iter().find(|(p, _)| *p == arg()) {
+                Some((_, d)) => match std::str::from_utf8(d) {
+                    Ok(text) => Value::str(text),
+                    // A binary file: a Go string holds any bytes; keep them for b64enc.
+                    Err(_) => Value::Object(Arc::new(Binary(d.clone()))),
+                },
+                None => Value::str(""),
+            },
             "GetBytes" => Value::str(
                 self.0
                     .iter()
@@ -114,6 +115,24 @@ impl Object for Files {
             }
             _ => return None,
         }))
+    }
+}
+
+/// A Go string that is not UTF-8 (a binary file's content).
+#[derive(Debug)]
+struct Binary(Vec<u8>);
+
+impl Object for Binary {
+    fn type_name(&self) -> &str {
+        "string"
+    }
+
+    fn field(&self, _name: &str) -> Option<Value> {
+        None
+    }
+
+    fn bytes(&self) -> Option<Vec<u8>> {
+        Some(self.0.clone())
     }
 }
 
