@@ -476,6 +476,13 @@ pub struct HelmTemplateArgs {
     /// Values files, merged in order over the chart's values.
     #[arg(short = 'f', long = "values", value_name = "FILE")]
     pub values: Vec<PathBuf>,
+    /// Values on the command line (`a.b=c,list[0]=x`; `true`, numbers and `null` typed),
+    /// after the files.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Like --set, every value a string.
+    #[arg(long = "set-string", value_name = "KEY=VALUE")]
+    pub set_string: Vec<String>,
     /// The Kubernetes version `.Capabilities` reports.
     #[arg(long, default_value = "1.36.0")]
     pub kube_version: String,

@@ -9,12 +9,14 @@
 mod chart;
 mod files;
 mod order;
+mod set;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub use chart::{Chart, load_dir};
 use serde_json::Value as Json;
+pub use set::parse as parse_set;
 use weir_gotmpl::{Templates, Value};
 
 /// Why a chart could not be rendered.

@@ -16,6 +16,13 @@ pub(crate) fn template(global: &GlobalArgs, args: &HelmTemplateArgs) -> Result<(
         let docs = weir_object::yaml::parse_documents(&file.display().to_string(), &text)?;
         values.extend(docs.into_iter().map(|d| d.value).take(1));
     }
+    // Helm applies --set before --set-string.
+    for expr in &args.set {
+        values.push(weir_helm::parse_set(expr, true)?);
+    }
+    for expr in &args.set_string {
+        values.push(weir_helm::parse_set(expr, false)?);
+    }
     let options = weir_helm::Options {
         release: args.release.clone(),
         namespace: global
