@@ -297,12 +297,17 @@ fn push(
 /// Whether a push refusal says the branch moved (a fast-forward is no longer possible).
 fn moved(message: &str) -> bool {
     let message = message.to_ascii_lowercase();
+    // Also the server losing a race for the ref (two first pushes to an empty repository):
+    // git's receive-pack then says "failed to update ref" or "cannot lock ref".
     [
         "non-fast-forward",
         "fast-forward",
         "fetch first",
         "not present locally",
         "stale info",
+        "failed to update ref",
+        "cannot lock ref",
+        "failed to lock",
     ]
     .iter()
     .any(|m| message.contains(m))
