@@ -340,17 +340,17 @@ impl<'a> Exec<'a> {
             Arg::Ident(name) => self.call(name, rest, dot, frame, last, cmd, pipe),
             Arg::Field(fields) => {
                 let receiver = dot.clone();
-                self.chain(receiver, fields, rest, dot, frame, last, cmd, pipe, ".")
+                self.chain(receiver, fields, rest, dot, frame, last, cmd, pipe)
             }
             Arg::Var(name, fields) => {
                 let value = self
                     .var(name, frame)
                     .ok_or_else(|| err(self, frame, format!("undefined variable: {name}")))?;
-                self.chain(value, fields, rest, dot, frame, last, cmd, pipe, name)
+                self.chain(value, fields, rest, dot, frame, last, cmd, pipe)
             }
             Arg::Sub(sub, fields) => {
                 let value = self.pipe(sub, dot, frame)?;
-                self.chain(value, fields, rest, dot, frame, last, cmd, pipe, "")
+                self.chain(value, fields, rest, dot, frame, last, cmd, pipe)
             }
             Arg::Nil => Err(err(self, frame, "nil is not a command".into())),
             literal => {
@@ -412,7 +412,6 @@ impl<'a> Exec<'a> {
         last: Option<Value>,
         cmd: &Cmd,
         pipe: &Pipe,
-        _origin: &str,
     ) -> Result<Value, Error> {
         if fields.is_empty() {
             if !rest.is_empty() || last.is_some() {
@@ -508,7 +507,6 @@ impl<'a> Exec<'a> {
     ) -> Result<Value, Error> {
         // `and` and `or` stop at the first operand that decides.
         if name == "and" || name == "or" {
-            let mut operands: Vec<Value> = Vec::new();
             let count = rest.len() + usize::from(last.is_some());
             if count == 0 {
                 return Err(self.exec_err(
@@ -529,7 +527,6 @@ impl<'a> Exec<'a> {
                 if decided {
                     return Ok(value);
                 }
-                operands.push(value.clone());
             }
             if let Some(l) = last {
                 value = l;

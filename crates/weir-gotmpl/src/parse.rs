@@ -440,7 +440,6 @@ struct Parser<'a> {
     name: &'a str,
     toks: Vec<(Tok, Pos)>,
     i: usize,
-    source: &'a str,
     defined: Trees,
     range_depth: usize,
 }
@@ -753,7 +752,6 @@ impl<'a> Parser<'a> {
                 _ => {}
             }
         }
-        let _ = self.source;
         out.trim().to_owned()
     }
 
@@ -864,7 +862,6 @@ pub fn parse(name: &str, text: &str) -> Result<(Vec<Node>, Trees), Error> {
         name,
         toks,
         i: 0,
-        source: text,
         defined: HashMap::new(),
         range_depth: 0,
     };

@@ -38,11 +38,6 @@ impl Chart {
             .or_else(|| self.metadata.get("name").and_then(Json::as_str))
             .unwrap_or("chart")
     }
-
-    /// The key of this chart's values in its parent's.
-    pub fn alias_or_name(&self) -> &str {
-        self.name()
-    }
 }
 
 fn parse_yaml(path: &str, data: &[u8]) -> Result<Json, Error> {

@@ -12,7 +12,6 @@ mod order;
 mod set;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 pub use chart::{Chart, load_dir};
 use serde_json::Value as Json;
@@ -133,7 +132,7 @@ fn coalesce_tree(chart: &Chart, given: &Json) -> Json {
         let given_sub = subchart_given(&values, sub);
         let sub_values = coalesce_tree(sub, &given_sub);
         if let Json::Object(map) = &mut values {
-            map.insert(sub.alias_or_name().to_owned(), sub_values);
+            map.insert(sub.name().to_owned(), sub_values);
         }
     }
     values
@@ -141,7 +140,7 @@ fn coalesce_tree(chart: &Chart, given: &Json) -> Json {
 
 fn subchart_given(parent: &Json, sub: &Chart) -> Json {
     let mut given = parent
-        .get(sub.alias_or_name())
+        .get(sub.name())
         .cloned()
         .unwrap_or_else(|| Json::Object(Default::default()));
     if let (Some(global), Json::Object(map)) = (parent.get("global"), &mut given) {
@@ -242,11 +241,11 @@ fn context(chart: &Chart, values: &Json, top: &BTreeMap<String, Value>) -> BTree
     let mut subcharts = BTreeMap::new();
     for sub in &chart.subcharts {
         if let Some(sub_values) = values
-            .get(sub.alias_or_name())
+            .get(sub.name())
             .filter(|_| enabled(sub.condition.as_deref(), values))
         {
             subcharts.insert(
-                sub.alias_or_name().to_owned(),
+                sub.name().to_owned(),
                 Value::map(context(sub, sub_values, top)),
             );
         }
@@ -255,15 +254,15 @@ fn context(chart: &Chart, values: &Json, top: &BTreeMap<String, Value>) -> BTree
     ctx
 }
 
+/// Adds `chart`'s templates, with `ctx` (its [`context`]), and those of its enabled
+/// subcharts, whose contexts are in `ctx`'s `.Subcharts`.
 fn collect(
     chart: &Chart,
-    values: &Json,
+    ctx: &BTreeMap<String, Value>,
     prefix: &str,
-    top: &BTreeMap<String, Value>,
     out: &mut Rendering,
 ) -> Result<(), Error> {
     let base = format!("{prefix}{}", chart.name());
-    let ctx = context(chart, values, top);
     for (path, text) in &chart.templates {
         let name = format!("{base}/{path}");
         out.templates.add(&name, text)?;
@@ -293,15 +292,13 @@ fn collect(
     for (path, text) in &chart.crds {
         out.crds.push((format!("{base}/{path}"), text.clone()));
     }
+    let Some(Value::Map(subcharts)) = ctx.get("Subcharts") else {
+        return Ok(());
+    };
     for sub in &chart.subcharts {
-        if !enabled(sub.condition.as_deref(), values) {
-            continue;
+        if let Some(Value::Map(sub_ctx)) = subcharts.get(sub.name()) {
+            collect(sub, &sub_ctx.snapshot(), &format!("{base}/charts/"), out)?;
         }
-        let sub_values = values
-            .get(sub.alias_or_name())
-            .cloned()
-            .unwrap_or_else(|| Json::Object(Default::default()));
-        collect(sub, &sub_values, &format!("{base}/charts/"), top, out)?;
     }
     Ok(())
 }
@@ -341,8 +338,7 @@ pub fn template(chart: &Chart, options: &Options) -> Result<String, Error> {
         jobs: Vec::new(),
         crds: Vec::new(),
     };
-    collect(chart, &values, "", &top, &mut rendering)?;
-    let rendering = Arc::new(rendering);
+    collect(chart, &context(chart, &values, &top), "", &mut rendering)?;
     let mut files = Vec::new();
     for (name, ctx) in &rendering.jobs {
         let text = rendering.templates.execute(name, ctx)?;
