@@ -28,6 +28,21 @@ pub fn int64() -> Schema {
     typed("integer").set("format", json!("int64"))
 }
 
+/// An integer of Go's `int` (no format), as Flux declares counts such as `maxHistory`.
+pub fn integer() -> Schema {
+    typed("integer")
+}
+
+/// Any JSON value, kept as written (Go's `apiextensionsv1.JSON`, such as Helm values).
+pub fn any_json() -> Schema {
+    let mut map = Map::new();
+    map.insert(
+        "x-kubernetes-preserve-unknown-fields".into(),
+        Value::Bool(true),
+    );
+    Schema(map)
+}
+
 /// An object with declared fields (add them with [`Schema::field`]).
 pub fn object() -> Schema {
     typed("object").set("properties", json!({}))
@@ -35,7 +50,12 @@ pub fn object() -> Schema {
 
 /// A string-to-string map.
 pub fn string_map() -> Schema {
-    typed("object").set("additionalProperties", json!({ "type": "string" }))
+    map_of(string())
+}
+
+/// A map from strings to `values`.
+pub fn map_of(values: Schema) -> Schema {
+    typed("object").set("additionalProperties", values.into_value())
 }
 
 /// A list of `items`.

@@ -18,6 +18,12 @@ pub enum ConditionType {
     ArtifactInStorage,
     /// Fetching the source failed (present only when true).
     FetchFailed,
+    /// The last Helm action succeeded (HelmRelease).
+    Released,
+    /// The release was remediated after a failure (HelmRelease).
+    Remediated,
+    /// The release's tests passed (HelmRelease).
+    TestSuccess,
 }
 
 impl ConditionType {
@@ -30,6 +36,9 @@ impl ConditionType {
             Self::Healthy => "Healthy",
             Self::ArtifactInStorage => "ArtifactInStorage",
             Self::FetchFailed => "FetchFailed",
+            Self::Released => "Released",
+            Self::Remediated => "Remediated",
+            Self::TestSuccess => "TestSuccess",
         }
     }
 }
@@ -78,6 +87,36 @@ pub enum Reason {
     Suspended,
     /// The spec uses a field Weir does not implement yet (the message names it).
     Unsupported,
+    /// A Helm repository index cannot be fetched or read.
+    IndexationFailed,
+    /// A chart cannot be found or downloaded.
+    ChartPullFailed,
+    /// A chart cannot be loaded or packaged from its source.
+    ChartPackageFailed,
+    /// A Helm install succeeded.
+    InstallSucceeded,
+    /// A Helm install failed.
+    InstallFailed,
+    /// A Helm upgrade succeeded.
+    UpgradeSucceeded,
+    /// A Helm upgrade failed.
+    UpgradeFailed,
+    /// A Helm rollback succeeded.
+    RollbackSucceeded,
+    /// A Helm rollback failed.
+    RollbackFailed,
+    /// A Helm uninstall succeeded.
+    UninstallSucceeded,
+    /// A Helm uninstall failed.
+    UninstallFailed,
+    /// The release cannot be prepared (chart, values, storage).
+    InitFailed,
+    /// Remediation retries are exhausted.
+    RetriesExceeded,
+    /// The release's test hooks succeeded.
+    TestSucceeded,
+    /// A test hook of the release failed.
+    TestFailed,
 }
 
 impl Reason {
@@ -104,6 +143,21 @@ impl Reason {
             Self::TokenNotFound => "TokenNotFound",
             Self::Suspended => "Suspended",
             Self::Unsupported => "Unsupported",
+            Self::IndexationFailed => "IndexationFailed",
+            Self::ChartPullFailed => "ChartPullFailed",
+            Self::ChartPackageFailed => "ChartPackageFailed",
+            Self::InstallSucceeded => "InstallSucceeded",
+            Self::InstallFailed => "InstallFailed",
+            Self::UpgradeSucceeded => "UpgradeSucceeded",
+            Self::UpgradeFailed => "UpgradeFailed",
+            Self::RollbackSucceeded => "RollbackSucceeded",
+            Self::RollbackFailed => "RollbackFailed",
+            Self::UninstallSucceeded => "UninstallSucceeded",
+            Self::UninstallFailed => "UninstallFailed",
+            Self::InitFailed => "InitFailed",
+            Self::RetriesExceeded => "RetriesExceeded",
+            Self::TestSucceeded => "TestSucceeded",
+            Self::TestFailed => "TestFailed",
         }
     }
 }

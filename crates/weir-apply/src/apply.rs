@@ -104,6 +104,9 @@ pub struct Options {
     pub establish_timeout: Duration,
     /// Only dry-run: report what would be created or configured, write nothing.
     pub dry_run: bool,
+    /// The namespace given to namespaced objects that name none (as `helm` and `kubectl -n`
+    /// do); none: such objects are refused. Default none.
+    pub default_namespace: Option<String>,
 }
 
 impl Default for Options {
@@ -116,6 +119,7 @@ impl Default for Options {
             take_over: ForeignManager::kubectl(),
             establish_timeout: Duration::from_secs(30),
             dry_run: false,
+            default_namespace: None,
         }
     }
 }
@@ -713,7 +717,14 @@ impl Manager {
         let mut object = object.clone();
         let api = match capabilities.scope {
             Scope::Namespaced if id.namespace.is_empty() => {
-                return Err(reject(&id, (None, "namespace not specified".to_owned())));
+                let Some(namespace) = &self.options.default_namespace else {
+                    return Err(reject(&id, (None, "namespace not specified".to_owned())));
+                };
+                id.namespace = namespace.clone();
+                if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+                    metadata.insert("namespace".into(), Value::String(namespace.clone()));
+                }
+                Api::namespaced_with(self.client.clone(), namespace, &resource)
             }
             Scope::Namespaced => {
                 Api::namespaced_with(self.client.clone(), &id.namespace, &resource)

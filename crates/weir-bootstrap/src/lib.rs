@@ -620,7 +620,12 @@ fn served_kinds() -> Vec<ApiResource> {
             let group = crd.pointer("/spec/group")?.as_str()?;
             let kind = crd.pointer("/spec/names/kind")?.as_str()?;
             let plural = crd.pointer("/spec/names/plural")?.as_str()?;
-            Some(flux_resource(group, kind, plural))
+            // HelmRelease is served at v2, the others at v1.
+            let version = crd.pointer("/spec/versions/0/name")?.as_str()?;
+            Some(ApiResource::from_gvk_with_plural(
+                &GroupVersionKind::gvk(group, version, kind),
+                plural,
+            ))
         })
         .collect()
 }

@@ -51,7 +51,8 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Delete everything an inventory recorded.
     Delete(DeleteArgs),
-    /// Show GitRepositories, Kustomizations and Receivers with their state, like `flux get`.
+    /// Show Weir's objects (sources, Kustomizations, HelmReleases, Receivers) with their state,
+    /// like `flux get`.
     #[command(subcommand)]
     Get(GetCommand),
     /// Ask for an immediate reconcile and wait for its outcome, like `flux reconcile`.
@@ -65,7 +66,7 @@ pub enum Command {
     Resume(TargetCommand),
     /// Show the Kubernetes Events of Flux objects, oldest first.
     Events(EventsArgs),
-    /// Show what a Kustomization applied, nested Kustomizations included.
+    /// Show what a Kustomization applied, nested Kustomizations and HelmReleases included.
     #[command(subcommand)]
     Tree(TreeCommand),
     /// Run the in-cluster controller: reconcile GitRepositories and Kustomizations.
@@ -95,6 +96,9 @@ pub enum GetCommand {
     /// Kustomizations.
     #[command(visible_alias = "ks", alias = "kustomization")]
     Kustomizations(GetArgs),
+    /// HelmReleases; REVISION is the chart version of the latest release.
+    #[command(name = "helmreleases", visible_alias = "hr", alias = "helmrelease")]
+    HelmReleases(GetArgs),
     /// Receivers.
     #[command(alias = "receiver")]
     Receivers(GetArgs),
@@ -107,6 +111,12 @@ pub enum GetCommand {
 pub enum GetSources {
     /// GitRepositories.
     Git(GetArgs),
+    /// HelmRepositories.
+    Helm(GetArgs),
+    /// HelmCharts.
+    Chart(GetArgs),
+    /// Every kind of source.
+    All(GetArgs),
 }
 
 /// Options of `weir get`.
@@ -127,19 +137,37 @@ pub struct GetArgs {
 pub enum ReconcileCommand {
     /// A source.
     #[command(subcommand)]
-    Source(SourceTarget),
+    Source(ReconcileSource),
     /// A Kustomization.
     #[command(visible_alias = "ks")]
-    Kustomization(ReconcileKustomization),
+    Kustomization(ReconcileWithSource),
+    /// A HelmRelease.
+    #[command(name = "helmrelease", visible_alias = "hr")]
+    HelmRelease(ReconcileHelmRelease),
     /// A Receiver.
     Receiver(NameArgs),
 }
 
-/// `weir reconcile source ...` (and suspend/resume).
+/// `weir reconcile source ...`.
+#[derive(Debug, Subcommand)]
+pub enum ReconcileSource {
+    /// A GitRepository.
+    Git(NameArgs),
+    /// A HelmRepository (one of type oci has nothing to reconcile).
+    Helm(NameArgs),
+    /// A HelmChart.
+    Chart(ReconcileWithSource),
+}
+
+/// `weir suspend|resume source ...`.
 #[derive(Debug, Subcommand)]
 pub enum SourceTarget {
     /// A GitRepository.
     Git(NameArgs),
+    /// A HelmRepository.
+    Helm(NameArgs),
+    /// A HelmChart.
+    Chart(NameArgs),
 }
 
 /// One object by name, with how long to wait.
@@ -152,15 +180,33 @@ pub struct NameArgs {
     pub timeout: u64,
 }
 
-/// `weir reconcile kustomization`.
+/// `weir reconcile kustomization` and `weir reconcile source chart`.
 #[derive(Debug, Args)]
-pub struct ReconcileKustomization {
+pub struct ReconcileWithSource {
     /// The object.
     #[command(flatten)]
     pub target: NameArgs,
     /// Reconcile its source first.
     #[arg(long)]
     pub with_source: bool,
+}
+
+/// `weir reconcile helmrelease`.
+#[derive(Debug, Args)]
+pub struct ReconcileHelmRelease {
+    /// The object.
+    #[command(flatten)]
+    pub target: NameArgs,
+    /// Reconcile its HelmChart (`<namespace>-<name>`, or the one of spec.chartRef) and the
+    /// chart's source first.
+    #[arg(long)]
+    pub with_source: bool,
+    /// Force a one-off install or upgrade (`reconcile.fluxcd.io/forceAt`).
+    #[arg(long)]
+    pub force: bool,
+    /// Reset the failure counts, so remediation retries start over (`reconcile.fluxcd.io/resetAt`).
+    #[arg(long)]
+    pub reset: bool,
 }
 
 /// `weir suspend|resume ...`.
@@ -172,6 +218,9 @@ pub enum TargetCommand {
     /// A Kustomization.
     #[command(visible_alias = "ks")]
     Kustomization(NameArgs),
+    /// A HelmRelease.
+    #[command(name = "helmrelease", visible_alias = "hr")]
+    HelmRelease(NameArgs),
     /// A Receiver.
     Receiver(NameArgs),
 }
@@ -574,6 +623,62 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn helm_kinds_have_flux_command_names() {
+        let parse = |line: &str| {
+            Cli::try_parse_from(line.split(' '))
+                .unwrap_or_else(|e| panic!("{line}: {e}"))
+                .command
+        };
+        for line in [
+            "weir get helmreleases",
+            "weir get hr",
+            "weir get helmrelease podinfo",
+        ] {
+            assert!(
+                matches!(parse(line), Command::Get(GetCommand::HelmReleases(_))),
+                "{line}"
+            );
+        }
+        assert!(matches!(
+            parse("weir get sources helm -A"),
+            Command::Get(GetCommand::Sources(GetSources::Helm(_)))
+        ));
+        assert!(matches!(
+            parse("weir get sources chart"),
+            Command::Get(GetCommand::Sources(GetSources::Chart(_)))
+        ));
+        let Command::Reconcile(ReconcileCommand::HelmRelease(hr)) =
+            parse("weir reconcile hr podinfo --with-source --force --reset")
+        else {
+            panic!("not reconcile helmrelease");
+        };
+        assert!(hr.with_source && hr.force && hr.reset);
+        assert_eq!(hr.target.name, "podinfo");
+        assert!(matches!(
+            parse("weir reconcile source chart default-podinfo --with-source"),
+            Command::Reconcile(ReconcileCommand::Source(ReconcileSource::Chart(c))) if c.with_source
+        ));
+        assert!(matches!(
+            parse("weir reconcile source helm podinfo"),
+            Command::Reconcile(ReconcileCommand::Source(ReconcileSource::Helm(_)))
+        ));
+        for line in ["weir suspend helmrelease podinfo", "weir resume hr podinfo"] {
+            assert!(
+                matches!(
+                    parse(line),
+                    Command::Suspend(TargetCommand::HelmRelease(_))
+                        | Command::Resume(TargetCommand::HelmRelease(_))
+                ),
+                "{line}"
+            );
+        }
+        assert!(matches!(
+            parse("weir suspend source chart c"),
+            Command::Suspend(TargetCommand::Source(SourceTarget::Chart(_)))
+        ));
     }
 
     #[test]

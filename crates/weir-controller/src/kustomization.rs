@@ -998,7 +998,15 @@ async fn dependencies(
             .map(crate::cel::Expr::compile)
             .transpose()
             .map_err(configuration_error)?;
-        let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), dep_ns, &resource());
+        // Weir's extension: `kind: HelmRelease` waits for a HelmRelease (Flux cannot depend
+        // across kinds, flux2 #3364).
+        let kind = dep["kind"].as_str().unwrap_or("Kustomization");
+        let dep_resource = match kind {
+            "HelmRelease" => crate::helm_release::resource(),
+            _ => resource(),
+        };
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(ctx.client.clone(), dep_ns, &dep_resource);
         let found = api
             .get_opt(name)
             .await

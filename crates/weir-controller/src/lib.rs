@@ -6,6 +6,7 @@
 
 pub mod build;
 pub mod cel;
+pub mod helm_release;
 pub mod kustomization;
 pub mod leader;
 pub mod metrics;
@@ -17,7 +18,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt as _;
+use futures::{FutureExt as _, StreamExt as _};
 use kube::api::{Api, DynamicObject};
 use kube::runtime::WatchStreamExt as _;
 use kube::runtime::controller::{self, Action, Controller};
@@ -178,6 +179,18 @@ fn info_labels(
         "Kustomization" => {
             labels.insert("revision".into(), text("/status/lastAppliedRevision"));
             labels.insert("source_name".into(), text("/spec/sourceRef/name"));
+        }
+        "HelmRepository" => {
+            labels.insert("revision".into(), text("/status/artifact/revision"));
+            labels.insert("url".into(), text("/spec/url"));
+        }
+        "HelmChart" => {
+            labels.insert("revision".into(), text("/status/artifact/revision"));
+            labels.insert("source_name".into(), text("/spec/sourceRef/name"));
+        }
+        "HelmRelease" => {
+            labels.insert("revision".into(), text("/status/lastAttemptedRevision"));
+            labels.insert("chart_name".into(), text("/spec/chart/spec/chart"));
         }
         "Receiver" => {
             labels.insert("webhook_path".into(), text("/status/webhookPath"));
@@ -344,6 +357,28 @@ pub async fn run(
     )
     .for_each(|_| async {});
 
+    let helm_sources = helm_sources(
+        &client,
+        namespace,
+        &storage,
+        &work,
+        &telemetry,
+        concurrency.clone(),
+        stopped(),
+    );
+    let mut hr_ctx = helm_release::Context::new(client.clone(), storage.clone());
+    hr_ctx.requeue_dependency = config.requeue_dependency;
+    hr_ctx.no_cross_namespace_refs = config.no_cross_namespace_refs;
+    hr_ctx.config = config.client_config.clone();
+    let releases = helm_releases(
+        &client,
+        namespace,
+        hr_ctx,
+        &telemetry,
+        concurrency.clone(),
+        stopped(),
+    );
+
     let ks_res = kustomization::resource();
     let mut ks_ctx = kustomization::Context::new(client.clone(), storage);
     ks_ctx.requeue_dependency = config.requeue_dependency;
@@ -468,7 +503,7 @@ pub async fn run(
         .for_each(|_| async {});
 
     info!(storage = %config.storage_addr, health = %config.health_addr, receiver = %config.receiver_addr, "controller started");
-    tokio::join!(sources, appliers, receivers);
+    tokio::join!(sources, appliers, receivers, helm_sources, releases);
     signal.abort();
     if let Some(election) = &election {
         election.release().await;
@@ -481,4 +516,207 @@ pub async fn run(
     );
     info!("controller stopped");
     Ok(())
+}
+
+/// Objects of `resource` whose `field` (a JSON pointer to `namespace/name`, or to a
+/// sourceRef) names `source`, and that have not seen its current revision.
+fn dependents(
+    store: &reflector::Store<DynamicObject>,
+    resource: &kube::discovery::ApiResource,
+    source: &DynamicObject,
+    matches: impl Fn(&DynamicObject, &str, &str) -> bool,
+) -> Vec<ObjectRef<DynamicObject>> {
+    let source_ns = source.namespace().unwrap_or_default();
+    let source_name = source.name_any();
+    if source.data.pointer("/status/artifact/revision").is_none() {
+        return Vec::new();
+    }
+    store
+        .state()
+        .into_iter()
+        .filter(|o| matches(o, &source_ns, &source_name))
+        .map(|o| {
+            ObjectRef::new_with(&o.name_any(), resource.clone())
+                .within(&o.namespace().unwrap_or_default())
+        })
+        .collect()
+}
+
+/// The HelmRepository and HelmChart reconcilers; a new artifact of a GitRepository or
+/// HelmRepository triggers the HelmCharts using it.
+fn helm_sources(
+    client: &kube::Client,
+    namespace: Option<&str>,
+    storage: &Storage,
+    work: &std::path::Path,
+    telemetry: &Telemetry,
+    concurrency: controller::Config,
+    stopped: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) -> futures::future::BoxFuture<'static, ()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped_again = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+    };
+    tokio::spawn(async move {
+        stopped.await;
+        let _ = stop_tx.send(true);
+    });
+    let ctx = Arc::new(git_repository::Context::new(
+        client.clone(),
+        storage.clone(),
+        work.join("helm"),
+    ));
+    let repo_res = weir_source::helm_repository::resource();
+    let repo_events = repo_res.clone();
+    let repo_telemetry = telemetry.clone();
+    let repositories = Controller::new_with(
+        api(client, namespace, &repo_res),
+        watcher::Config::default(),
+        repo_res.clone(),
+    )
+    .with_config(concurrency.clone())
+    .graceful_shutdown_on(stopped_again())
+    .run(
+        move |object: Arc<DynamicObject>, ctx: Arc<git_repository::Context>| {
+            let telemetry = repo_telemetry.clone();
+            let resource = repo_events.clone();
+            async move {
+                let started = std::time::Instant::now();
+                let outcome = weir_source::helm_repository::reconcile(&ctx, &object).await?;
+                telemetry
+                    .record(&object, &resource, &outcome, started.elapsed())
+                    .await;
+                Ok::<_, ReconcileError>(action(&outcome))
+            }
+        },
+        |_object, error, _ctx| {
+            warn!(%error, "HelmRepository reconcile failed");
+            Action::requeue(Duration::from_secs(5))
+        },
+        Arc::clone(&ctx),
+    )
+    .for_each(|_| async {});
+
+    let chart_res = weir_source::helm_chart::resource();
+    let chart_controller = Controller::new_with(
+        api(client, namespace, &chart_res),
+        watcher::Config::default(),
+        chart_res.clone(),
+    );
+    let (store_git, store_repo) = (chart_controller.store(), chart_controller.store());
+    let (res_git, res_repo) = (chart_res.clone(), chart_res.clone());
+    let by_source = |kind: &'static str| {
+        move |chart: &DynamicObject, ns: &str, name: &str| {
+            chart.data["spec"]["sourceRef"]["kind"] == kind
+                && chart.data["spec"]["sourceRef"]["name"] == name
+                && chart.namespace().as_deref() == Some(ns)
+        }
+    };
+    let chart_events = chart_res.clone();
+    let chart_telemetry = telemetry.clone();
+    let charts = chart_controller
+        .watches_with(
+            api(client, namespace, &git_repository::resource()),
+            git_repository::resource(),
+            watcher::Config::default(),
+            move |source: DynamicObject| {
+                dependents(&store_git, &res_git, &source, by_source("GitRepository"))
+            },
+        )
+        .watches_with(
+            api(client, namespace, &repo_res),
+            repo_res.clone(),
+            watcher::Config::default(),
+            move |source: DynamicObject| {
+                dependents(&store_repo, &res_repo, &source, by_source("HelmRepository"))
+            },
+        )
+        .with_config(concurrency)
+        .graceful_shutdown_on(stopped_again())
+        .run(
+            move |object: Arc<DynamicObject>, ctx: Arc<git_repository::Context>| {
+                let telemetry = chart_telemetry.clone();
+                let resource = chart_events.clone();
+                async move {
+                    let started = std::time::Instant::now();
+                    let outcome = weir_source::helm_chart::reconcile(&ctx, &object).await?;
+                    telemetry
+                        .record(&object, &resource, &outcome, started.elapsed())
+                        .await;
+                    Ok::<_, ReconcileError>(action(&outcome))
+                }
+            },
+            |_object, error, _ctx| {
+                warn!(%error, "HelmChart reconcile failed");
+                Action::requeue(Duration::from_secs(5))
+            },
+            ctx,
+        )
+        .for_each(|_| async {});
+    async move {
+        tokio::join!(repositories, charts);
+    }
+    .boxed()
+}
+
+/// The HelmRelease reconciler; a new artifact of its HelmChart triggers a HelmRelease.
+fn helm_releases(
+    client: &kube::Client,
+    namespace: Option<&str>,
+    ctx: helm_release::Context,
+    telemetry: &Telemetry,
+    concurrency: controller::Config,
+    stopped: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) -> futures::future::BoxFuture<'static, ()> {
+    let hr_res = helm_release::resource();
+    let hr_controller = Controller::new_with(
+        api(client, namespace, &hr_res),
+        watcher::Config::default(),
+        hr_res.clone(),
+    );
+    let store = hr_controller.store();
+    let hr_map = hr_res.clone();
+    let chart_res = weir_source::helm_chart::resource();
+    let hr_events = hr_res.clone();
+    let hr_telemetry = telemetry.clone();
+    hr_controller
+        .watches_with(
+            api(client, namespace, &chart_res),
+            chart_res.clone(),
+            watcher::Config::default(),
+            move |chart: DynamicObject| {
+                let revision = chart.data.pointer("/status/artifact/revision").cloned();
+                dependents(&store, &hr_map, &chart, |hr, ns, name| {
+                    hr.data["status"]["helmChart"] == format!("{ns}/{name}").as_str()
+                        && hr.data["status"]["history"][0]["chartVersion"]
+                            != revision.clone().unwrap_or_default()
+                })
+            },
+        )
+        .with_config(concurrency)
+        .graceful_shutdown_on(stopped)
+        .run(
+            move |object: Arc<DynamicObject>, ctx: Arc<helm_release::Context>| {
+                let telemetry = hr_telemetry.clone();
+                let resource = hr_events.clone();
+                async move {
+                    let started = std::time::Instant::now();
+                    let outcome = helm_release::reconcile(&ctx, &object).await?;
+                    telemetry
+                        .record(&object, &resource, &outcome, started.elapsed())
+                        .await;
+                    Ok::<_, ReconcileError>(action(&outcome))
+                }
+            },
+            |_object, error, _ctx| {
+                warn!(%error, "HelmRelease reconcile failed");
+                Action::requeue(Duration::from_secs(5))
+            },
+            Arc::new(ctx),
+        )
+        .for_each(|_| async {})
+        .boxed()
 }

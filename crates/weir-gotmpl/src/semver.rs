@@ -136,6 +136,17 @@ pub fn parts(text: &str) -> Option<(u64, u64, u64, String, String)> {
     ))
 }
 
+/// How two versions order by semantic-version precedence; a version that does not parse
+/// orders below every one that does.
+pub fn order(a: &str, b: &str) -> Ordering {
+    match (parse(a), parse(b)) {
+        (Some((x, _)), Some((y, _))) => x.cmp(&y),
+        (Some(_), None) => Ordering::Greater,
+        (None, Some(_)) => Ordering::Less,
+        (None, None) => Ordering::Equal,
+    }
+}
+
 /// Whether `version` satisfies `constraint`.
 pub fn compare(constraint: &str, version: &str) -> Result<bool, String> {
     let (v, _) = parse(version).ok_or_else(|| "Invalid Semantic Version".to_owned())?;

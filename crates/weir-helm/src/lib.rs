@@ -9,11 +9,13 @@
 mod chart;
 mod files;
 mod order;
+pub mod release;
 mod set;
 
 use std::collections::BTreeMap;
 
 pub use chart::{Chart, load_dir};
+pub use order::Manifest;
 use serde_json::Value as Json;
 pub use set::parse as parse_set;
 use weir_gotmpl::{Templates, Value};
@@ -184,6 +186,8 @@ struct Rendering {
     /// (template name, chart context) of every template to render.
     jobs: Vec<(String, Value)>,
     crds: Vec<(String, String)>,
+    /// The top chart's `NOTES.txt` and its context.
+    notes: Option<(String, Value)>,
 }
 
 fn chart_value(chart: &Chart) -> Value {
@@ -282,7 +286,9 @@ fn collect(
             ),
         );
         let file = path.rsplit('/').next().unwrap_or(path);
-        if !file.starts_with('_')
+        if path == "templates/NOTES.txt" && prefix.is_empty() {
+            out.notes = Some((name, Value::map(ctx)));
+        } else if !file.starts_with('_')
             && path.starts_with("templates/")
             && !file.eq_ignore_ascii_case("NOTES.txt")
         {
@@ -303,8 +309,35 @@ fn collect(
     Ok(())
 }
 
-/// Renders `chart` as `helm template` prints it.
-pub fn template(chart: &Chart, options: &Options) -> Result<String, Error> {
+/// A rendered chart, as a release records it.
+#[derive(Debug, Clone, Default)]
+pub struct Rendered {
+    /// The manifests that are not hooks, in install order, each as
+    /// `---\n# Source: PATH\nDOCUMENT\n` (Helm's release manifest).
+    pub manifests: Vec<Manifest>,
+    /// The hooks, in install order.
+    pub hooks: Vec<Manifest>,
+    /// The `crds/` files of the chart and its enabled subcharts: (path, text).
+    pub crds: Vec<(String, String)>,
+    /// The top chart's rendered `templates/NOTES.txt`.
+    pub notes: String,
+    /// The values the templates saw (`.Values` of the top chart).
+    pub values: Json,
+}
+
+impl Rendered {
+    /// The release manifest: every non-hook manifest with its `# Source:` header.
+    pub fn manifest(&self) -> String {
+        let mut out = String::new();
+        for m in &self.manifests {
+            out.push_str(&format!("---\n# Source: {}\n{}\n", m.path, m.content));
+        }
+        out
+    }
+}
+
+/// Renders `chart` with `options`, release `revision`.
+pub fn render(chart: &Chart, options: &Options, revision: u32) -> Result<Rendered, Error> {
     let mut given = Json::Object(Default::default());
     for v in &options.values {
         merge_values(&mut given, v);
@@ -319,7 +352,7 @@ pub fn template(chart: &Chart, options: &Options) -> Result<String, Error> {
                 ("Namespace", Value::str(&options.namespace)),
                 ("IsUpgrade", Value::Bool(options.is_upgrade)),
                 ("IsInstall", Value::Bool(!options.is_upgrade)),
-                ("Revision", Value::Int(1)),
+                ("Revision", Value::Int(i64::from(revision))),
                 ("Service", Value::str("Helm")),
             ]
             .into_iter()
@@ -337,6 +370,7 @@ pub fn template(chart: &Chart, options: &Options) -> Result<String, Error> {
         templates,
         jobs: Vec::new(),
         crds: Vec::new(),
+        notes: None,
     };
     collect(chart, &context(chart, &values, &top), "", &mut rendering)?;
     let mut files = Vec::new();
@@ -344,23 +378,38 @@ pub fn template(chart: &Chart, options: &Options) -> Result<String, Error> {
         let text = rendering.templates.execute(name, ctx)?;
         files.push((name.clone(), text.replace("<no value>", "")));
     }
+    let notes = match &rendering.notes {
+        Some((name, ctx)) => rendering
+            .templates
+            .execute(name, ctx)?
+            .replace("<no value>", ""),
+        None => String::new(),
+    };
+    let (manifests, mut hooks) = order::sort(files);
+    if options.skip_tests {
+        hooks.retain(|h| !h.is_test);
+    }
+    Ok(Rendered {
+        manifests,
+        hooks,
+        crds: rendering.crds,
+        notes,
+        values,
+    })
+}
+
+/// Renders `chart` as `helm template` prints it.
+pub fn template(chart: &Chart, options: &Options) -> Result<String, Error> {
+    let rendered = render(chart, options, 1)?;
     let mut out = String::new();
     if options.include_crds {
-        for (path, text) in &rendering.crds {
+        for (path, text) in &rendered.crds {
             out.push_str(&format!("---\n# Source: {path}\n{text}\n"));
         }
     }
-    let (manifests, hooks) = order::sort(files);
-    let mut body = String::new();
-    for m in &manifests {
-        body.push_str(&format!("---\n# Source: {}\n{}\n", m.path, m.content));
-    }
-    out.push_str(body.trim());
+    out.push_str(rendered.manifest().trim());
     out.push('\n');
-    for h in hooks {
-        if options.skip_tests && h.is_test {
-            continue;
-        }
+    for h in &rendered.hooks {
         out.push_str(&format!("---\n# Source: {}\n{}\n", h.path, h.content));
     }
     Ok(out)

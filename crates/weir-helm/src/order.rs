@@ -3,15 +3,15 @@
 
 /// One manifest of a rendered file.
 #[derive(Debug, Clone)]
-pub(crate) struct Manifest {
+pub struct Manifest {
     /// The template it came from.
-    pub(crate) path: String,
+    pub path: String,
     /// The document, trimmed.
-    pub(crate) content: String,
+    pub content: String,
     /// Its `kind`.
-    pub(crate) kind: String,
+    pub kind: String,
     /// A test hook (`helm.sh/hook: test`).
-    pub(crate) is_test: bool,
+    pub is_test: bool,
 }
 
 /// Helm's install order by kind.

@@ -225,6 +225,7 @@ pub fn components(options: &Options) -> Result<Vec<Value>, Error> {
                 "apiGroups": [
                     "source.toolkit.fluxcd.io",
                     "kustomize.toolkit.fluxcd.io",
+                    "helm.toolkit.fluxcd.io",
                     "notification.toolkit.fluxcd.io",
                 ],
                 "resources": ["*"],
@@ -544,7 +545,14 @@ mod tests {
         assert!(!objects.iter().any(|o| o["kind"] == "NetworkPolicy"));
         let binding = find(&objects, "ClusterRoleBinding", "weir-reconciler-gitops");
         assert_eq!(binding["subjects"][0]["namespace"], "gitops");
-        for kind in ["GitRepository", "Kustomization", "Receiver"] {
+        for kind in [
+            "GitRepository",
+            "HelmRepository",
+            "HelmChart",
+            "Kustomization",
+            "HelmRelease",
+            "Receiver",
+        ] {
             assert!(
                 objects
                     .iter()
@@ -567,6 +575,19 @@ mod tests {
             3
         );
         find(&objects, "Service", "webhook-receiver");
+        // Every group Weir serves is in the roles aggregated to view, edit and admin.
+        for role in ["weir-view-flux-system", "weir-edit-flux-system"] {
+            let groups = &find(&objects, "ClusterRole", role)["rules"][0]["apiGroups"];
+            for crd in weir_api::crds::all() {
+                assert!(
+                    groups
+                        .as_array()
+                        .is_some_and(|g| g.contains(&crd["spec"]["group"])),
+                    "{role} misses {}",
+                    crd["spec"]["group"]
+                );
+            }
+        }
         Ok(())
     }
 

@@ -9,13 +9,13 @@ use kube::api::{Api, DynamicObject};
 use kube::core::GroupVersionKind;
 use kube::discovery::ApiResource;
 use serde_json::{Map, Value, json};
-use tracing::{debug, info};
-use weir_api::status::{self, ConditionType, Reason};
+use tracing::debug;
+use weir_api::status::{self, Reason};
 use weir_git::{Credentials, Reference};
 
 use crate::reconcile::{
-    Due, Event, Failures, Outcome, backoff, conditions_of, patch_status, request_pending,
-    status_of, text,
+    Bookkeeping, Due, Event, Failure, Failures, Outcome, Produced, Start, conclude,
+    request_pending, stall_unsupported, start, text,
 };
 use crate::storage::{Storage, ignore_rules};
 
@@ -36,8 +36,8 @@ pub struct Context {
     /// Bare Git caches and scratch trees, per object.
     pub work_dir: PathBuf,
     /// Consecutive failures per object, for the retry back-off.
-    failures: Failures,
-    due: Due,
+    pub(crate) failures: Failures,
+    pub(crate) due: Due,
 }
 
 impl std::fmt::Debug for Context {
@@ -69,71 +69,38 @@ pub async fn reconcile(ctx: &Context, object: &DynamicObject) -> Result<Outcome,
     let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &namespace, &resource());
     let key = format!("{namespace}/{name}");
 
-    if object.metadata.deletion_timestamp.is_some() {
+    let (spec, generation, status) = match start(&api, object, || {
         ctx.storage.remove_all("GitRepository", &namespace, &name);
         let _ = std::fs::remove_dir_all(ctx.work_dir.join(&namespace).join(&name));
-        crate::finalizer::remove(&api, object).await?;
-        return Ok(Outcome::default());
-    }
-    crate::finalizer::add(&api, object).await?;
-
-    let spec = object.data.get("spec").cloned().unwrap_or_default();
-    let generation = object.metadata.generation.unwrap_or_default();
-    let mut status = status_of(object);
-    if let Some(requested) = object
-        .metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(weir_api::RECONCILE_REQUESTED_AT))
+    })
+    .await?
     {
-        status.insert("lastHandledReconcileAt".into(), json!(requested));
-    }
-    if spec["suspend"].as_bool() == Some(true) {
-        patch_status(&api, &name, status).await?;
-        return Ok(Outcome::default());
-    }
+        Start::Done(outcome) => return Ok(outcome),
+        Start::Go {
+            spec,
+            generation,
+            status,
+        } => (spec, generation, status),
+    };
     let interval = text(&spec, "/interval")
         .and_then(weir_api::duration::parse)
         .unwrap_or(Duration::from_secs(60));
     let timeout = text(&spec, "/timeout")
         .and_then(weir_api::duration::parse)
         .unwrap_or(Duration::from_secs(60));
+    let book = Bookkeeping {
+        api: &api,
+        name: &name,
+        key: &key,
+        generation,
+        interval,
+        failures: &ctx.failures,
+        due: &ctx.due,
+    };
     // Fields Weir does not implement yet stall the object with a message naming them, rather
     // than being silently ignored.
     if let Some(field) = unsupported(&spec) {
-        let message = format!(
-            "{field} is not supported by Weir yet; remove it, or reconcile this GitRepository with Flux's source-controller"
-        );
-        let mut conditions = conditions_of(&status);
-        status::set(
-            &mut conditions,
-            ConditionType::Stalled,
-            true,
-            Reason::Unsupported,
-            &message,
-            generation,
-        );
-        status::set(
-            &mut conditions,
-            ConditionType::Ready,
-            false,
-            Reason::Unsupported,
-            &message,
-            generation,
-        );
-        status::remove(&mut conditions, ConditionType::Reconciling);
-        status.insert("conditions".into(), Value::Array(conditions));
-        status.insert("observedGeneration".into(), json!(generation));
-        patch_status(&api, &name, status).await?;
-        return Ok(Outcome {
-            ready: Some(false),
-            event: Some(Event {
-                warning: true,
-                reason: Reason::Unsupported.as_str().into(),
-                message,
-            }),
-            ..Outcome::default()
-        });
+        return stall_unsupported(&book, status, "GitRepository", field).await;
     }
     // The echo of our own status write: nothing to do before the interval.
     let settled = !request_pending(object)
@@ -146,92 +113,24 @@ pub async fn reconcile(ctx: &Context, object: &DynamicObject) -> Result<Outcome,
         });
     }
 
-    match fetch_and_store(ctx, &namespace, &name, &spec, &status, timeout).await {
-        Ok((artifact, event)) => {
-            ctx.failures.succeeded(&key);
+    let result = fetch_and_store(ctx, &namespace, &name, &spec, &status, timeout)
+        .await
+        .map(|(artifact, event)| {
             let revision = artifact["revision"].as_str().unwrap_or_default().to_owned();
-            let message = format!("stored artifact for revision '{revision}'");
-            let mut conditions = conditions_of(&status);
-            status::set(
-                &mut conditions,
-                ConditionType::ArtifactInStorage,
-                true,
-                Reason::Succeeded,
-                &message,
-                generation,
-            );
-            status::set(
-                &mut conditions,
-                ConditionType::Ready,
-                true,
-                Reason::Succeeded,
-                &message,
-                generation,
-            );
-            status::remove(&mut conditions, ConditionType::FetchFailed);
-            status::remove(&mut conditions, ConditionType::Reconciling);
-            status::remove(&mut conditions, ConditionType::Stalled);
-            status.insert("conditions".into(), Value::Array(conditions));
-            status.insert("artifact".into(), artifact);
-            status.insert("observedGeneration".into(), json!(generation));
-            match spec.get("ignore") {
-                Some(ignore) => status.insert("observedIgnore".into(), ignore.clone()),
-                None => status.remove("observedIgnore"),
-            };
-            patch_status(&api, &name, status).await?;
-            ctx.due.set(&key, interval);
-            Ok(Outcome {
-                requeue: Some(interval),
+            Produced {
+                artifact,
+                message: format!("stored artifact for revision '{revision}'"),
                 event,
-                ready: Some(true),
-            })
-        }
-        Err((reason, message)) => {
-            let failures = ctx.failures.failed(&key);
-            info!(object = %key, %message, "fetch failed");
-            let mut conditions = conditions_of(&status);
-            status::set(
-                &mut conditions,
-                ConditionType::FetchFailed,
-                true,
-                reason,
-                &message,
-                generation,
-            );
-            status::set(
-                &mut conditions,
-                ConditionType::Ready,
-                false,
-                reason,
-                &message,
-                generation,
-            );
-            status::set(
-                &mut conditions,
-                ConditionType::Reconciling,
-                true,
-                Reason::ProgressingWithRetry,
-                &message,
-                generation,
-            );
-            status.insert("conditions".into(), Value::Array(conditions));
-            patch_status(&api, &name, status).await?;
-            let retry = backoff(failures, interval);
-            ctx.due.set(&key, retry);
-            Ok(Outcome {
-                requeue: Some(retry),
-                event: Some(Event {
-                    warning: true,
-                    reason: reason.as_str().to_owned(),
-                    message,
-                }),
-                ready: Some(false),
-            })
-        }
-    }
+                fields: [(
+                    "observedIgnore".to_owned(),
+                    spec.get("ignore").cloned().unwrap_or(Value::Null),
+                )]
+                .into_iter()
+                .collect(),
+            }
+        });
+    conclude(&book, status, result).await
 }
-
-type Failure = (Reason, String);
 
 /// The first field of `spec` that Weir does not implement yet, if any.
 fn unsupported(spec: &Value) -> Option<&'static str> {

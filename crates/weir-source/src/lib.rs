@@ -6,6 +6,9 @@
 
 pub mod finalizer;
 pub mod git_repository;
+pub mod helm_chart;
+pub mod helm_index;
+pub mod helm_repository;
 pub mod reconcile;
 pub mod storage;
 

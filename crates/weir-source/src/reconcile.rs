@@ -130,3 +130,210 @@ pub async fn patch_status(
     .await?;
     Ok(())
 }
+
+/// Why a source reconcile failed: the condition reason and a message for the user.
+pub type Failure = (weir_api::status::Reason, String);
+
+/// What a successful source reconcile produced.
+#[derive(Debug, Clone)]
+pub struct Produced {
+    /// `status.artifact`.
+    pub artifact: Value,
+    /// The `Ready` message.
+    pub message: String,
+    /// The event to record (a new artifact), if any.
+    pub event: Option<Event>,
+    /// Other status fields to set (`null`: remove the field).
+    pub fields: Map<String, Value>,
+}
+
+/// The bookkeeping of one source object's reconcile.
+#[derive(Debug)]
+pub struct Bookkeeping<'a> {
+    /// The object's API.
+    pub api: &'a Api<DynamicObject>,
+    /// Its name.
+    pub name: &'a str,
+    /// `namespace/name`.
+    pub key: &'a str,
+    /// Its `metadata.generation`.
+    pub generation: i64,
+    /// `spec.interval`.
+    pub interval: Duration,
+    /// Consecutive failures, for the back-off.
+    pub failures: &'a Failures,
+    /// When it is next due.
+    pub due: &'a Due,
+}
+
+/// Writes the status of a source reconcile, as Flux's source-controller does: on success an
+/// artifact with `ArtifactInStorage` and `Ready` true; on failure `FetchFailed`, `Ready` false
+/// and `Reconciling` with a retry after a back-off.
+pub async fn conclude(
+    book: &Bookkeeping<'_>,
+    mut status: Map<String, Value>,
+    result: Result<Produced, Failure>,
+) -> Result<Outcome, kube::Error> {
+    use weir_api::status::{self, ConditionType, Reason};
+    let generation = book.generation;
+    let mut conditions = conditions_of(&status);
+    match result {
+        Ok(produced) => {
+            book.failures.succeeded(book.key);
+            for kind in [ConditionType::ArtifactInStorage, ConditionType::Ready] {
+                status::set(
+                    &mut conditions,
+                    kind,
+                    true,
+                    Reason::Succeeded,
+                    &produced.message,
+                    generation,
+                );
+            }
+            for kind in [
+                ConditionType::FetchFailed,
+                ConditionType::Reconciling,
+                ConditionType::Stalled,
+            ] {
+                status::remove(&mut conditions, kind);
+            }
+            status.insert("conditions".into(), Value::Array(conditions));
+            status.insert("artifact".into(), produced.artifact);
+            status.insert("observedGeneration".into(), json!(generation));
+            for (field, value) in produced.fields {
+                if value.is_null() {
+                    status.remove(&field);
+                } else {
+                    status.insert(field, value);
+                }
+            }
+            patch_status(book.api, book.name, status).await?;
+            book.due.set(book.key, book.interval);
+            Ok(Outcome {
+                requeue: Some(book.interval),
+                event: produced.event,
+                ready: Some(true),
+            })
+        }
+        Err((reason, message)) => {
+            let failures = book.failures.failed(book.key);
+            tracing::info!(object = %book.key, %message, "source reconcile failed");
+            for kind in [ConditionType::FetchFailed, ConditionType::Ready] {
+                let failed = kind == ConditionType::FetchFailed;
+                status::set(&mut conditions, kind, failed, reason, &message, generation);
+            }
+            status::set(
+                &mut conditions,
+                ConditionType::Reconciling,
+                true,
+                Reason::ProgressingWithRetry,
+                &message,
+                generation,
+            );
+            status.insert("conditions".into(), Value::Array(conditions));
+            patch_status(book.api, book.name, status).await?;
+            let retry = backoff(failures, book.interval);
+            book.due.set(book.key, retry);
+            Ok(Outcome {
+                requeue: Some(retry),
+                event: Some(Event {
+                    warning: true,
+                    reason: reason.as_str().to_owned(),
+                    message,
+                }),
+                ready: Some(false),
+            })
+        }
+    }
+}
+
+/// Stalls an object whose spec uses `field`, which Weir does not implement, with a message
+/// naming it.
+pub async fn stall_unsupported(
+    book: &Bookkeeping<'_>,
+    mut status: Map<String, Value>,
+    kind: &str,
+    field: &str,
+) -> Result<Outcome, kube::Error> {
+    use weir_api::status::{self, ConditionType, Reason};
+    let message = format!(
+        "{field} is not supported by Weir yet; remove it, or reconcile this {kind} with Flux's controllers"
+    );
+    let mut conditions = conditions_of(&status);
+    for kind in [ConditionType::Stalled, ConditionType::Ready] {
+        let stalled = kind == ConditionType::Stalled;
+        status::set(
+            &mut conditions,
+            kind,
+            stalled,
+            Reason::Unsupported,
+            &message,
+            book.generation,
+        );
+    }
+    status::remove(&mut conditions, ConditionType::Reconciling);
+    status.insert("conditions".into(), Value::Array(conditions));
+    status.insert("observedGeneration".into(), json!(book.generation));
+    patch_status(book.api, book.name, status).await?;
+    Ok(Outcome {
+        ready: Some(false),
+        event: Some(Event {
+            warning: true,
+            reason: Reason::Unsupported.as_str().into(),
+            message,
+        }),
+        ..Outcome::default()
+    })
+}
+
+/// How a source reconcile goes on after [`start`].
+#[derive(Debug)]
+pub enum Start {
+    /// Nothing more to do (deleted, or suspended).
+    Done(Outcome),
+    /// Reconcile with this spec, generation and status (`lastHandledReconcileAt` set).
+    Go {
+        /// `spec`.
+        spec: Value,
+        /// `metadata.generation`.
+        generation: i64,
+        /// The status to write back.
+        status: Map<String, Value>,
+    },
+}
+
+/// What every source reconcile starts with: on deletion `cleanup` then the finalizer removed;
+/// otherwise the finalizer added, a reconcile request acknowledged, and a suspended object
+/// left alone.
+pub async fn start(
+    api: &Api<DynamicObject>,
+    object: &DynamicObject,
+    cleanup: impl FnOnce(),
+) -> Result<Start, kube::Error> {
+    if object.metadata.deletion_timestamp.is_some() {
+        cleanup();
+        crate::finalizer::remove(api, object).await?;
+        return Ok(Start::Done(Outcome::default()));
+    }
+    crate::finalizer::add(api, object).await?;
+    let spec = object.data.get("spec").cloned().unwrap_or_default();
+    let mut status = status_of(object);
+    if let Some(requested) = object
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(weir_api::RECONCILE_REQUESTED_AT))
+    {
+        status.insert("lastHandledReconcileAt".into(), json!(requested));
+    }
+    if spec["suspend"].as_bool() == Some(true) {
+        let name = object.metadata.name.clone().unwrap_or_default();
+        patch_status(api, &name, status).await?;
+        return Ok(Start::Done(Outcome::default()));
+    }
+    Ok(Start::Go {
+        spec,
+        generation: object.metadata.generation.unwrap_or_default(),
+        status,
+    })
+}

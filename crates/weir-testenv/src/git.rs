@@ -96,7 +96,7 @@ impl GitServer {
                 source,
             })?;
         let root = dir.path().to_owned();
-        for sub in ["repos", "work", "logs", "nginx/tmp", "ssh"] {
+        for sub in ["repos", "work", "logs", "nginx/tmp", "ssh", "charts"] {
             fs::create_dir_all(root.join(sub)).map_err(|source| Error::Io {
                 path: root.join(sub),
                 source,
@@ -202,6 +202,17 @@ impl GitServer {
     /// `https://127.0.0.1:PORT/NAME.git` (basic auth, certificate from [`ca_pem`](Self::ca_pem)).
     pub fn https_url(&self, name: &str) -> String {
         format!("https://127.0.0.1:{}/{name}.git", self.https_port)
+    }
+
+    /// The directory served as a static Helm chart repository at
+    /// [`charts_url`](Self::charts_url) (basic auth, as the Git repositories).
+    pub fn charts_dir(&self) -> PathBuf {
+        self.dir.path().join("charts")
+    }
+
+    /// `https://127.0.0.1:PORT/charts` (basic auth, certificate from [`ca_pem`](Self::ca_pem)).
+    pub fn charts_url(&self) -> String {
+        format!("https://127.0.0.1:{}/charts", self.https_port)
     }
 
     /// `http://127.0.0.1:PORT/NAME.git` (basic auth, no TLS).
@@ -381,6 +392,9 @@ fn nginx_conf(root: &Path, https_port: u16, http_port: u16, socket: &Path) -> St
     let location = format!(
         "        auth_basic \"git\";
         auth_basic_user_file {nginx}/htpasswd;
+        location /charts/ {{
+            alias {root_s}/charts/;
+        }}
         location / {{
             fastcgi_pass unix:{socket};
             fastcgi_buffering off;

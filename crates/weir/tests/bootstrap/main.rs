@@ -240,12 +240,33 @@ async fn bootstrap_over_https_then_sync_upgrade_and_uninstall() -> TestResult {
 
     // Uninstall keeping the namespace: CRDs and controller gone, what was applied stays.
     drop(_controller);
+    // A HelmRelease (served at v2, not v1) holding Weir's finalizer must not block the
+    // deletion of its CRD.
+    let releases: Api<DynamicObject> = Api::namespaced_with(
+        env.client.clone(),
+        &ns,
+        &ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("helm.toolkit.fluxcd.io", "v2", "HelmRelease"),
+            "helmreleases",
+        ),
+    );
+    let release: DynamicObject = serde_json::from_value(serde_json::json!({
+        "apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+        "metadata": { "name": "held", "finalizers": ["finalizers.fluxcd.io"] },
+        "spec": { "interval": "1h", "chartRef": { "kind": "HelmChart", "name": "c" } },
+    }))?;
+    releases
+        .create(&kube::api::PostParams::default(), &release)
+        .await?;
     let out = weir(&env, &["uninstall", "--keep-namespace", "--timeout", "60s"])?;
     assert!(out.status.success(), "{}", text(&out));
     let crds: Api<CustomResourceDefinition> = Api::all(env.client.clone());
     for name in [
         "gitrepositories.source.toolkit.fluxcd.io",
+        "helmrepositories.source.toolkit.fluxcd.io",
+        "helmcharts.source.toolkit.fluxcd.io",
         "kustomizations.kustomize.toolkit.fluxcd.io",
+        "helmreleases.helm.toolkit.fluxcd.io",
         "receivers.notification.toolkit.fluxcd.io",
     ] {
         assert!(crds.get_opt(name).await?.is_none(), "{name} left");

@@ -11,7 +11,7 @@ use kube::discovery::ApiResource;
 use serde_json::{Value, json};
 use weir_testenv::{GitServer, TestEnv, wait_for};
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+pub(crate) type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 /// The controller process, killed when dropped, its webhook port and its metrics port.
 struct Controller(Child, u16, u16);
@@ -54,29 +54,29 @@ fn start_controller(
     Ok(Controller(child, ports[2], ports[3]))
 }
 
-fn resource(group: &str, kind: &str, plural: &str) -> ApiResource {
+pub(crate) fn resource(group: &str, kind: &str, plural: &str) -> ApiResource {
     ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, "v1", kind), plural)
 }
 
-fn condition<'a>(object: &'a DynamicObject, kind: &str) -> Option<&'a Value> {
+pub(crate) fn condition<'a>(object: &'a DynamicObject, kind: &str) -> Option<&'a Value> {
     object.data["status"]["conditions"]
         .as_array()?
         .iter()
         .find(|c| c["type"] == kind)
 }
 
-fn is(object: &DynamicObject, kind: &str, status: &str) -> bool {
+pub(crate) fn is(object: &DynamicObject, kind: &str, status: &str) -> bool {
     condition(object, kind).is_some_and(|c| c["status"] == status)
 }
 
-async fn create(api: &Api<DynamicObject>, value: Value) -> TestResult {
+pub(crate) async fn create(api: &Api<DynamicObject>, value: Value) -> TestResult {
     let object: DynamicObject = serde_json::from_value(value)?;
     api.create(&PostParams::default(), &object).await?;
     Ok(())
 }
 
 /// Asks for a reconcile now, as `flux reconcile` does.
-async fn request(api: &Api<DynamicObject>, name: &str, token: &str) -> TestResult {
+pub(crate) async fn request(api: &Api<DynamicObject>, name: &str, token: &str) -> TestResult {
     api.patch(
         name,
         &PatchParams::default(),
@@ -583,7 +583,7 @@ async fn a_new_revision_cancels_a_pending_health_check() -> TestResult {
 
 /// How the GitRepository of a [`Fleet`] reaches the Git server.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Transport {
+pub(crate) enum Transport {
     /// Plain HTTP, basic auth.
     Http,
     /// HTTPS, basic auth, the server's CA in the Secret.
@@ -594,17 +594,17 @@ enum Transport {
 
 /// A namespace with Weir's CRDs, a Git server holding `fleet`, the controller, and a
 /// GitRepository `fleet` on branch main with its credentials in Secret `git`.
-struct Fleet {
-    env: TestEnv,
-    server: GitServer,
-    git: Api<DynamicObject>,
+pub(crate) struct Fleet {
+    pub(crate) env: TestEnv,
+    pub(crate) server: GitServer,
+    pub(crate) git: Api<DynamicObject>,
     ks: Api<DynamicObject>,
     controller: Controller,
     _storage: tempfile::TempDir,
 }
 
 impl Fleet {
-    async fn start(
+    pub(crate) async fn start(
         test: &str,
         files: &[(&str, &str)],
         transport: Transport,
@@ -681,7 +681,7 @@ impl Fleet {
     }
 
     /// Creates Kustomization `name` from the fleet, with `extra` merged into its spec.
-    async fn kustomization(&self, name: &str, path: &str, extra: Value) -> TestResult {
+    pub(crate) async fn kustomization(&self, name: &str, path: &str, extra: Value) -> TestResult {
         let mut spec = json!({ "interval": "1h", "path": path, "prune": true,
             "targetNamespace": self.env.namespace(), "sourceRef": { "kind": "GitRepository", "name": "fleet" } });
         if let (Some(spec), Some(extra)) = (spec.as_object_mut(), extra.as_object()) {

@@ -5,3 +5,5 @@
 mod apply;
 mod check;
 mod controller;
+mod flux_cli;
+mod helm;
