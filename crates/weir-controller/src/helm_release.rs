@@ -1455,7 +1455,46 @@ fn record(status: &mut Map<String, Value>, release: &Value, config_digest: &str)
     history.insert(0, snap);
     history.truncate(5);
     status.insert("history".into(), Value::Array(history));
+    // The release's objects, in Flux's inventory format (for `weir tree` and metrics).
+    let namespace = release["namespace"].as_str().unwrap_or_default();
+    let (_, mut inventory) = release_objects(
+        release["manifest"].as_str().unwrap_or_default(),
+        "",
+        namespace,
+        ("", ""),
+        &Value::Null,
+    );
+    for entry in &mut inventory.entries {
+        if CLUSTER_KINDS.contains(&entry.id.group_kind.kind.as_str()) {
+            entry.id.namespace.clear();
+        }
+    }
+    let entries: Vec<Value> = inventory
+        .entries
+        .iter()
+        .map(|e| json!({ "id": e.key(), "v": e.version }))
+        .collect();
+    status.insert("inventory".into(), json!({ "entries": entries }));
 }
+
+/// Built-in cluster-scoped kinds, whose inventory entries have no namespace.
+const CLUSTER_KINDS: &[&str] = &[
+    "Namespace",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "StorageClass",
+    "PriorityClass",
+    "PersistentVolume",
+    "IngressClass",
+    "RuntimeClass",
+    "CSIDriver",
+    "APIService",
+    "ValidatingWebhookConfiguration",
+    "MutatingWebhookConfiguration",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+];
 
 /// Deletes the objects of `release` (except those Helm keeps).
 async fn remove_objects(plan: &Plan, release: &Value) -> Result<(), Failure> {

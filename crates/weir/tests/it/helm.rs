@@ -206,6 +206,11 @@ async fn helm_release_lifecycle_is_shared_with_the_helm_cli() -> TestResult {
     );
     assert_eq!(installed.data["status"]["history"][0]["status"], "deployed");
     assert!(is(&installed, "Released", "True"));
+    let inventory = installed.data["status"]["inventory"]["entries"].to_string();
+    assert!(
+        inventory.contains(&format!("{ns}_demo-config__ConfigMap")),
+        "{inventory}"
+    );
     let ready = crate::controller::condition(&installed, "Ready")
         .cloned()
         .unwrap_or_default();
