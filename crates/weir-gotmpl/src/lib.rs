@@ -13,6 +13,7 @@
 //! - [`sprig`]: the Sprig v3 functions charts use most, and Helm's `toYaml`, `toJson`,
 //!   `fromJson`, `required` and `fail`.
 
+mod crypto;
 pub mod exec;
 pub mod parse;
 pub mod print;

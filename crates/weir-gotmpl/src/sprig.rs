@@ -362,6 +362,7 @@ fn deep_copy(v: &Value) -> Value {
 pub fn register(templates: &mut Templates) {
     register_helm(templates);
     register_sprig(templates);
+    crate::crypto::register(templates);
     // Sprig's `must*` forms return the error the plain forms swallow; ours already do.
     for name in [
         "Uniq",

@@ -184,10 +184,10 @@ fn enabled(condition: Option<&str>, parent: &Json) -> bool {
 struct Rendering {
     templates: Templates,
     /// (template name, chart context) of every template to render.
-    jobs: Vec<(String, Value)>,
+    jobs: Vec<(String, Value, Value)>,
     crds: Vec<(String, String)>,
-    /// The top chart's `NOTES.txt` and its context.
-    notes: Option<(String, Value)>,
+    /// The top chart's `NOTES.txt`, its context and `.Template`.
+    notes: Option<(String, Value, Value)>,
 }
 
 fn chart_value(chart: &Chart) -> Value {
@@ -267,32 +267,31 @@ fn collect(
     out: &mut Rendering,
 ) -> Result<(), Error> {
     let base = format!("{prefix}{}", chart.name());
+    // One context per chart, shared by its templates as in Helm: what a template sets on `.`
+    // (Cilium's generated CA) the next ones see. `.Template` is set before each runs.
+    let shared = Value::map(ctx.clone());
     for (path, text) in &chart.templates {
         let name = format!("{base}/{path}");
         out.templates.add(&name, text)?;
-        let mut ctx = ctx.clone();
-        ctx.insert(
-            "Template".into(),
-            Value::map(
-                [
-                    ("Name".to_owned(), Value::str(&name)),
-                    (
-                        "BasePath".to_owned(),
-                        Value::str(format!("{base}/templates")),
-                    ),
-                ]
-                .into_iter()
-                .collect(),
-            ),
+        let template = Value::map(
+            [
+                ("Name".to_owned(), Value::str(&name)),
+                (
+                    "BasePath".to_owned(),
+                    Value::str(format!("{base}/templates")),
+                ),
+            ]
+            .into_iter()
+            .collect(),
         );
         let file = path.rsplit('/').next().unwrap_or(path);
         if path == "templates/NOTES.txt" && prefix.is_empty() {
-            out.notes = Some((name, Value::map(ctx)));
+            out.notes = Some((name, shared.clone(), template));
         } else if !file.starts_with('_')
             && path.starts_with("templates/")
             && !file.eq_ignore_ascii_case("NOTES.txt")
         {
-            out.jobs.push((name, Value::map(ctx)));
+            out.jobs.push((name, shared.clone(), template));
         }
     }
     for (path, text) in &chart.crds {
@@ -373,16 +372,24 @@ pub fn render(chart: &Chart, options: &Options, revision: u32) -> Result<Rendere
         notes: None,
     };
     collect(chart, &context(chart, &values, &top), "", &mut rendering)?;
+    // Helm's order: deeper paths first, then names in reverse.
+    rendering.jobs.sort_by(|a, b| {
+        let depth = |n: &str| n.matches('/').count();
+        depth(&b.0).cmp(&depth(&a.0)).then_with(|| b.0.cmp(&a.0))
+    });
+    let run = |name: &str, ctx: &Value, template: &Value| {
+        if let Value::Map(dict) = ctx {
+            dict.insert("Template".into(), template.clone());
+        }
+        rendering.templates.execute(name, ctx)
+    };
     let mut files = Vec::new();
-    for (name, ctx) in &rendering.jobs {
-        let text = rendering.templates.execute(name, ctx)?;
+    for (name, ctx, template) in &rendering.jobs {
+        let text = run(name, ctx, template)?;
         files.push((name.clone(), text.replace("<no value>", "")));
     }
     let notes = match &rendering.notes {
-        Some((name, ctx)) => rendering
-            .templates
-            .execute(name, ctx)?
-            .replace("<no value>", ""),
+        Some((name, ctx, template)) => run(name, ctx, template)?.replace("<no value>", ""),
         None => String::new(),
     };
     let (manifests, mut hooks) = order::sort(files);
