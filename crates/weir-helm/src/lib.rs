@@ -38,6 +38,11 @@ pub enum Error {
     /// A values file is invalid.
     #[error("{0}")]
     Values(String),
+    /// The values do not satisfy a chart's `values.schema.json`.
+    #[error(
+        "values don't meet the specifications of the schema(s) in the following chart(s):\n{0}"
+    )]
+    Schema(String),
 }
 
 /// How to render: `helm template`'s settings.
@@ -308,6 +313,41 @@ fn collect(
     Ok(())
 }
 
+/// Checks `values` against `chart`'s `values.schema.json`, then each subchart's values (those
+/// under its name) against its own schema, as Helm does; returns the failures, per chart.
+fn schema_failures(chart: &Chart, values: &Json, out: &mut String) {
+    if let Some((_, data)) = chart.files.iter().find(|(p, _)| p == "values.schema.json") {
+        let failures = match serde_json::from_slice::<Json>(data) {
+            Err(e) => vec![format!("- values.schema.json is not JSON: {e}")],
+            Ok(schema) => match jsonschema::validator_for(&schema) {
+                Err(e) => vec![format!("- values.schema.json is not a valid schema: {e}")],
+                Ok(validator) => validator
+                    .iter_errors(values)
+                    .map(|e| format!("- at '{}': {e}", e.instance_path().as_str()))
+                    .collect(),
+            },
+        };
+        if !failures.is_empty() {
+            out.push_str(&format!("{}:\n{}\n", chart.name(), failures.join("\n")));
+        }
+    }
+    // Disabled subcharts are not part of the release, so not checked (Helm removes them first).
+    for sub in chart
+        .subcharts
+        .iter()
+        .filter(|sub| enabled(sub.condition.as_deref(), values))
+    {
+        match values.get(sub.name()) {
+            None | Some(Json::Null) => {}
+            Some(sub_values @ Json::Object(_)) => schema_failures(sub, sub_values, out),
+            Some(_) => out.push_str(&format!(
+                "{}:\ninvalid type for values: expected object (map)\n",
+                sub.name()
+            )),
+        }
+    }
+}
+
 /// A rendered chart, as a release records it.
 #[derive(Debug, Clone, Default)]
 pub struct Rendered {
@@ -342,6 +382,11 @@ pub fn render(chart: &Chart, options: &Options, revision: u32) -> Result<Rendere
         merge_values(&mut given, v);
     }
     let values = coalesce_tree(chart, &given);
+    let mut failures = String::new();
+    schema_failures(chart, &values, &mut failures);
+    if !failures.is_empty() {
+        return Err(Error::Schema(failures));
+    }
     let mut top = BTreeMap::new();
     top.insert(
         "Release".into(),
@@ -420,4 +465,55 @@ pub fn template(chart: &Chart, options: &Options) -> Result<String, Error> {
         out.push_str(&format!("---\n# Source: {}\n{}\n", h.path, h.content));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn chart_with_schema() -> Chart {
+        let schema = json!({
+            "$schema": "https://json-schema.org/draft-07/schema#",
+            "type": "object",
+            "required": ["replicas"],
+            "properties": { "replicas": { "type": "integer", "minimum": 1 } },
+        });
+        Chart {
+            metadata: json!({ "apiVersion": "v2", "name": "demo", "version": "1.0.0" }),
+            values: json!({ "replicas": 1 }),
+            templates: vec![(
+                "templates/cm.yaml".into(),
+                "kind: ConfigMap\nreplicas: {{ .Values.replicas }}\n".into(),
+            )],
+            files: vec![("values.schema.json".into(), schema.to_string().into_bytes())],
+            ..Chart::default()
+        }
+    }
+
+    #[test]
+    fn values_are_checked_against_the_schema() {
+        let chart = chart_with_schema();
+        let ok = template(&chart, &Options::default()).unwrap();
+        assert!(ok.contains("replicas: 1"));
+        let options = Options {
+            values: vec![json!({ "replicas": "three" })],
+            ..Options::default()
+        };
+        let err = template(&chart, &options).unwrap_err().to_string();
+        assert!(
+            err.starts_with("values don't meet the specifications of the schema(s) in the following chart(s):\ndemo:\n- at '/replicas':"),
+            "{err}"
+        );
+        let options = Options {
+            values: vec![json!({ "replicas": 0 })],
+            ..Options::default()
+        };
+        assert!(
+            template(&chart, &options)
+                .unwrap_err()
+                .to_string()
+                .contains("minimum")
+        );
+    }
 }
