@@ -532,6 +532,15 @@ pub struct HelmTemplateArgs {
     /// Like --set, every value a string.
     #[arg(long = "set-string", value_name = "KEY=VALUE")]
     pub set_string: Vec<String>,
+    /// Values as JSON (`a.b={"x":1},list=[1,2]`), applied before --set.
+    #[arg(long = "set-json", value_name = "KEY=JSON")]
+    pub set_json: Vec<String>,
+    /// Values read from files (`key=path`), applied after --set-string.
+    #[arg(long = "set-file", value_name = "KEY=FILE")]
+    pub set_file: Vec<String>,
+    /// One value taken literally (commas and backslashes included), applied last.
+    #[arg(long = "set-literal", value_name = "KEY=VALUE")]
+    pub set_literal: Vec<String>,
     /// The Kubernetes version `.Capabilities` reports.
     #[arg(long, default_value = "1.36.0")]
     pub kube_version: String,

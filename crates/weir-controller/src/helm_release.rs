@@ -691,12 +691,12 @@ async fn compose_values(ctx: &Context, namespace: &str, spec: &Value) -> Result<
         let text = String::from_utf8_lossy(&data).into_owned();
         if let Some(path) = reference["targetPath"].as_str() {
             // Secret values are never put in the message.
-            let set = weir_helm::parse_set(&format!("{path}={text}"), false).map_err(|_| {
-                invalid(format!(
-                    "spec.valuesFrom targetPath '{path}' of {kind} '{namespace}/{name}' is not a valid path"
-                ))
-            })?;
-            weir_helm::merge_values(&mut values, &set);
+            weir_helm::parse_set_literal_into(&format!("{path}={text}"), &mut values)
+                .map_err(|_| {
+                    invalid(format!(
+                        "spec.valuesFrom targetPath '{path}' of {kind} '{namespace}/{name}' is not a valid path"
+                    ))
+                })?;
             continue;
         }
         let docs = weir_object::yaml::parse_documents(&format!("{kind}/{name}[{key}]"), &text)

@@ -17,7 +17,10 @@ use std::collections::BTreeMap;
 pub use chart::{Chart, load_dir};
 pub use order::Manifest;
 use serde_json::Value as Json;
-pub use set::parse as parse_set;
+pub use set::{
+    parse as parse_set, parse_file_into as parse_set_file_into, parse_into as parse_set_into,
+    parse_json_into as parse_set_json_into, parse_literal_into as parse_set_literal_into,
+};
 use weir_gotmpl::{Templates, Value};
 
 /// Why a chart could not be rendered.

@@ -105,6 +105,13 @@ fn assign(target: &mut Json, steps: &[Step], value: Json) {
 /// The values one `--set` (or, with `typed` false, `--set-string`) argument gives.
 pub fn parse(expr: &str, typed_values: bool) -> Result<Json, Error> {
     let mut out = Json::Object(Map::new());
+    parse_into(expr, typed_values, &mut out)?;
+    Ok(out)
+}
+
+/// Applies one `--set` (or `--set-string`) argument to `out`, as Helm does: onto the values
+/// given before, so `list[1]=x` changes one item of a list a values file gave.
+pub fn parse_into(expr: &str, typed_values: bool, out: &mut Json) -> Result<(), Error> {
     for assignment in split_unescaped(expr, ',') {
         if assignment.is_empty() {
             continue;
@@ -117,9 +124,72 @@ pub fn parse(expr: &str, typed_values: bool) -> Result<Json, Error> {
         } else {
             Json::String(value.to_owned())
         };
-        assign(&mut out, &steps(key)?, value);
+        assign(out, &steps(key)?, value);
     }
-    Ok(out)
+    Ok(())
+}
+
+/// Applies one `--set-json` argument to `out` (see [`parse_into`]): `path=JSON` pairs
+/// separated by commas (a JSON value may contain commas).
+pub fn parse_json_into(expr: &str, out: &mut Json) -> Result<(), Error> {
+    let mut rest = expr;
+    while !rest.is_empty() {
+        let (key, after) = rest
+            .split_once('=')
+            .ok_or_else(|| Error::Values(format!("--set-json: '{rest}' is not key=JSON")))?;
+        let mut stream = serde_json::Deserializer::from_str(after).into_iter::<Json>();
+        let value = match stream.next() {
+            Some(Ok(v)) => v,
+            Some(Err(e)) => {
+                return Err(Error::Values(format!(
+                    "--set-json: the value of '{key}' is not JSON: {e}"
+                )));
+            }
+            None => return Err(Error::Values(format!("--set-json: '{key}' has no value"))),
+        };
+        let used = stream.byte_offset();
+        assign(out, &steps(key)?, value);
+        rest = after[used..].trim_start();
+        rest = match rest.strip_prefix(',') {
+            Some(next) => next,
+            None if rest.is_empty() => rest,
+            None => {
+                return Err(Error::Values(format!(
+                    "--set-json: unexpected '{rest}' after the value of '{key}'"
+                )));
+            }
+        };
+    }
+    Ok(())
+}
+
+/// Applies one `--set-file` argument to `out` (see [`parse_into`]): `path=FILE` pairs, each
+/// value the file's text (read with `read`).
+pub fn parse_file_into(
+    expr: &str,
+    read: impl Fn(&str) -> Result<String, Error>,
+    out: &mut Json,
+) -> Result<(), Error> {
+    for assignment in split_unescaped(expr, ',') {
+        if assignment.is_empty() {
+            continue;
+        }
+        let (key, file) = assignment
+            .split_once('=')
+            .ok_or_else(|| Error::Values(format!("--set-file: '{assignment}' is not key=FILE")))?;
+        assign(out, &steps(key)?, Json::String(read(file)?));
+    }
+    Ok(())
+}
+
+/// Applies one `--set-literal` argument to `out` (see [`parse_into`]): one `path=VALUE`, the
+/// value taken as it is (commas and backslashes included).
+pub fn parse_literal_into(expr: &str, out: &mut Json) -> Result<(), Error> {
+    let (key, value) = expr
+        .split_once('=')
+        .ok_or_else(|| Error::Values(format!("--set-literal: '{expr}' is not key=value")))?;
+    assign(out, &steps(key)?, Json::String(value.to_owned()));
+    Ok(())
 }
 
 #[cfg(test)]
@@ -144,6 +214,30 @@ mod tests {
         );
         assert_eq!(parse("a.b\\.c=3", false)?, json!({"a": {"b.c": "3"}}));
         assert!(parse("novalue", true).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn json_file_and_literal_forms() -> Result<(), crate::Error> {
+        let mut v = json!({"keep": 1, "list": ["a", "b"]});
+        super::parse_json_into(r#"a.b={"x":[1,2]},c=[3, "d,e"],f=null"#, &mut v)?;
+        assert_eq!(
+            v,
+            json!({"keep": 1, "list": ["a", "b"], "a": {"b": {"x": [1, 2]}}, "c": [3, "d,e"], "f": null})
+        );
+        assert!(super::parse_json_into("a={oops}", &mut v).is_err());
+        super::parse_into("list[1]=z", true, &mut v)?;
+        assert_eq!(v["list"], json!(["a", "z"]));
+        let mut v = json!({});
+        super::parse_file_into(
+            "cfg=x.txt,other.key=y.txt",
+            |f| Ok(format!("<{f}>")),
+            &mut v,
+        )?;
+        assert_eq!(v, json!({"cfg": "<x.txt>", "other": {"key": "<y.txt>"}}));
+        let mut v = json!({});
+        super::parse_literal_into(r"a.b=1,2\n", &mut v)?;
+        assert_eq!(v, json!({"a": {"b": r"1,2\n"}}));
         Ok(())
     }
 }

@@ -9,19 +9,36 @@ use crate::args::{GlobalArgs, HelmTemplateArgs};
 
 pub(crate) fn template(global: &GlobalArgs, args: &HelmTemplateArgs) -> Result<(), Hinted> {
     let chart = weir_helm::load_dir(&args.chart)?;
-    let mut values = Vec::new();
+    // Helm's order: files merged, then --set-json, --set, --set-string, --set-file and
+    // --set-literal applied onto them.
+    let mut values = serde_json::json!({});
     for file in &args.values {
         let text = std::fs::read_to_string(file)
             .with_context(|| format!("reading values file {}", file.display()))?;
         let docs = weir_object::yaml::parse_documents(&file.display().to_string(), &text)?;
-        values.extend(docs.into_iter().map(|d| d.value).take(1));
+        if let Some(doc) = docs.into_iter().next() {
+            weir_helm::merge_values(&mut values, &doc.value);
+        }
     }
-    // Helm applies --set before --set-string.
+    for expr in &args.set_json {
+        weir_helm::parse_set_json_into(expr, &mut values)?;
+    }
     for expr in &args.set {
-        values.push(weir_helm::parse_set(expr, true)?);
+        weir_helm::parse_set_into(expr, true, &mut values)?;
     }
     for expr in &args.set_string {
-        values.push(weir_helm::parse_set(expr, false)?);
+        weir_helm::parse_set_into(expr, false, &mut values)?;
+    }
+    for expr in &args.set_file {
+        let read = |path: &str| {
+            std::fs::read_to_string(path).map_err(|e| {
+                weir_helm::Error::Values(format!("--set-file: cannot read {path}: {e}"))
+            })
+        };
+        weir_helm::parse_set_file_into(expr, read, &mut values)?;
+    }
+    for expr in &args.set_literal {
+        weir_helm::parse_set_literal_into(expr, &mut values)?;
     }
     let options = weir_helm::Options {
         release: args.release.clone(),
@@ -34,7 +51,7 @@ pub(crate) fn template(global: &GlobalArgs, args: &HelmTemplateArgs) -> Result<(
         include_crds: args.include_crds,
         skip_tests: args.skip_tests,
         is_upgrade: args.is_upgrade,
-        values,
+        values: vec![values],
     };
     let out = weir_helm::template(&chart, &options)?;
     std::io::stdout().lock().write_all(out.as_bytes())?;

@@ -515,17 +515,33 @@ async fn charts_from_an_https_helm_repository_with_basic_auth() -> TestResult {
     );
 
     let hr = helm_releases(&fleet);
+    // Values from a ConfigMap, then a Secret key put at a path (its value has a comma).
+    let config_maps: Api<ConfigMap> = fleet.env.api();
+    let base: ConfigMap = serde_json::from_value(json!({ "metadata": { "name": "base-values" },
+        "data": { "values.yaml": "message: from-configmap\nextra: true\n" } }))?;
+    config_maps.create(&PostParams::default(), &base).await?;
+    let over: Secret = serde_json::from_value(json!({ "metadata": { "name": "over-values" },
+        "stringData": { "msg": "from-secret, with a comma" } }))?;
+    secrets.create(&PostParams::default(), &over).await?;
     create(&hr, json!({
         "apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
         "metadata": { "name": "web" },
         "spec": {
             "interval": "1h",
             "chart": { "spec": { "chart": "demo", "version": "1.x", "sourceRef": { "kind": "HelmRepository", "name": "charts" } } },
+            "valuesFrom": [
+                { "kind": "ConfigMap", "name": "base-values" },
+                { "kind": "Secret", "name": "over-values", "valuesKey": "msg", "targetPath": "message" },
+                { "kind": "ConfigMap", "name": "absent", "optional": true },
+            ],
         },
     })).await?;
     let web = wait_for(&hr, "web", WAIT, |o| released_version(o, 1)).await?;
     assert_eq!(web.data["status"]["history"][0]["chartVersion"], "1.1.0");
-    assert_eq!(message(&fleet, "web-config").await.as_deref(), Some("new"));
+    assert_eq!(
+        message(&fleet, "web-config").await.as_deref(),
+        Some("from-secret, with a comma")
+    );
     let charts = Api::<DynamicObject>::namespaced_with(
         fleet.env.client.clone(),
         &ns,
@@ -541,7 +557,15 @@ async fn charts_from_an_https_helm_repository_with_basic_auth() -> TestResult {
     )
     .await?;
     wait_for(&hr, "web", WAIT, |o| released_version(o, 2)).await?;
-    assert_eq!(message(&fleet, "web-config").await.as_deref(), Some("pre"));
+    let config_maps: Api<ConfigMap> = fleet.env.api();
+    let cm = config_maps.get("web-config").await?;
+    assert_eq!(
+        cm.data
+            .unwrap_or_default()
+            .get("revision")
+            .map(String::as_str),
+        Some("2")
+    );
     // No such version: the HelmRelease says why.
     hr.patch(
         "web",
@@ -674,5 +698,64 @@ async fn failed_upgrades_roll_back_drift_is_corrected_and_tests_run() -> TestRes
     let history = helm.history("demo")?;
     assert_eq!(history.len(), 5, "{history:?}");
     assert_eq!(history.last().map(|h| h.0), Some(6));
+    Ok(())
+}
+
+#[test]
+fn template_value_flags_match_helm() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let chart = dir.path().join("flags");
+    std::fs::create_dir_all(chart.join("templates"))?;
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: flags\nversion: 1.0.0\n",
+    )?;
+    std::fs::write(chart.join("values.yaml"), "a: 1\nlist: [x]\n")?;
+    std::fs::write(
+        chart.join("templates/values.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: values\ndata:\n  all: {{ toJson .Values | quote }}\n",
+    )?;
+    let file = dir.path().join("text.txt");
+    std::fs::write(&file, "line one\nline, two\n")?;
+    let args = [
+        "template".to_owned(),
+        "rel".to_owned(),
+        chart.display().to_string(),
+        "--set-json".to_owned(),
+        r#"obj={"k":"1,2","n":[1,2.5,null]},list=["j"]"#.to_owned(),
+        "--set".to_owned(),
+        "a=2,b.c=true,list[1]=s".to_owned(),
+        "--set-string".to_owned(),
+        "n=007".to_owned(),
+        "--set-file".to_owned(),
+        format!("file.text={}", file.display()),
+        "--set-literal".to_owned(),
+        r"lit=x,y\z".to_owned(),
+    ];
+    let home = tempfile::tempdir()?;
+    let helm_bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cache/bin/helm");
+    assert!(helm_bin.exists(), "run `tools/build helm`");
+    let helm = Command::new(helm_bin)
+        .args(&args)
+        .env("HOME", home.path())
+        .output()?;
+    let weir = Command::new(env!("CARGO_BIN_EXE_weir"))
+        .arg("helm")
+        .args(&args)
+        .output()?;
+    assert!(
+        helm.status.success(),
+        "{}",
+        String::from_utf8_lossy(&helm.stderr)
+    );
+    assert!(
+        weir.status.success(),
+        "{}",
+        String::from_utf8_lossy(&weir.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(weir.stdout)?,
+        String::from_utf8(helm.stdout)?
+    );
     Ok(())
 }
