@@ -26,6 +26,10 @@ pub struct Chart {
     pub condition: Option<String>,
     /// The `alias` of the parent's dependency entry for this chart.
     pub alias: Option<String>,
+    /// The `tags` of the parent's dependency entry for this chart.
+    pub tags: Vec<String>,
+    /// The `import-values` of the parent's dependency entry for this chart.
+    pub import_values: Vec<Json>,
     /// Empty for the top chart.
     pub parent_path: String,
 }
@@ -275,6 +279,21 @@ fn load_files(
                 .and_then(Json::as_str)
                 .map(str::to_owned);
             subchart.alias = dep.get("alias").and_then(Json::as_str).map(str::to_owned);
+            subchart.tags = dep
+                .get("tags")
+                .and_then(Json::as_array)
+                .map(|t| {
+                    t.iter()
+                        .filter_map(Json::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default();
+            subchart.import_values = dep
+                .get("import-values")
+                .and_then(Json::as_array)
+                .cloned()
+                .unwrap_or_default();
         }
         chart.subcharts.push(subchart);
     }

@@ -136,7 +136,7 @@ fn clean_nulls(value: &mut Json) {
 fn coalesce_tree(chart: &Chart, given: &Json) -> Json {
     let mut values = coalesce(chart, given);
     for sub in &chart.subcharts {
-        if !enabled(sub.condition.as_deref(), &values) {
+        if !enabled(sub, &values) {
             continue;
         }
         let given_sub = subchart_given(&values, sub);
@@ -145,7 +145,59 @@ fn coalesce_tree(chart: &Chart, given: &Json) -> Json {
             map.insert(sub.name().to_owned(), sub_values);
         }
     }
-    values
+    import_values(chart, values)
+}
+
+/// The value at dotted `path` in `value`.
+fn at_path<'a>(value: &'a Json, path: &str) -> Option<&'a Json> {
+    path.split('.')
+        .filter(|p| !p.is_empty())
+        .try_fold(value, |v, part| v.get(part))
+}
+
+/// Applies the `import-values` of `chart`'s enabled dependencies, as Helm does: a string
+/// `name` imports the child's `exports.name` table at the parent's root, a map
+/// `{child, parent}` the child's table at `child` to `parent`; the parent's own values win
+/// over what is imported.
+fn import_values(chart: &Chart, values: Json) -> Json {
+    let mut imported = Json::Object(Default::default());
+    for sub in chart
+        .subcharts
+        .iter()
+        .filter(|s| !s.import_values.is_empty())
+    {
+        if !enabled(sub, &values) {
+            continue;
+        }
+        let Some(sub_values) = values.get(sub.name()) else {
+            continue;
+        };
+        for entry in &sub.import_values {
+            let (table, parent) = match entry {
+                Json::String(name) => (at_path(sub_values, &format!("exports.{name}")), ""),
+                Json::Object(m) => (
+                    m.get("child")
+                        .and_then(Json::as_str)
+                        .and_then(|c| at_path(sub_values, c)),
+                    m.get("parent").and_then(Json::as_str).unwrap_or(""),
+                ),
+                _ => (None, ""),
+            };
+            let Some(table @ Json::Object(_)) = table else {
+                continue;
+            };
+            let mut wrapped = table.clone();
+            for part in parent.split('.').filter(|p| !p.is_empty()).rev() {
+                wrapped = Json::Object([(part.to_owned(), wrapped)].into_iter().collect());
+            }
+            merge_values(&mut imported, &wrapped);
+        }
+    }
+    if imported.as_object().is_some_and(|m| m.is_empty()) {
+        return values;
+    }
+    merge_values(&mut imported, &values);
+    imported
 }
 
 fn subchart_given(parent: &Json, sub: &Chart) -> Json {
@@ -153,23 +205,39 @@ fn subchart_given(parent: &Json, sub: &Chart) -> Json {
         .get(sub.name())
         .cloned()
         .unwrap_or_else(|| Json::Object(Default::default()));
-    if let (Some(global), Json::Object(map)) = (parent.get("global"), &mut given) {
+    // Every subchart gets `global` (empty when no one sets it), as Helm's coalescing does.
+    if let Json::Object(map) = &mut given {
         let mut merged = map
             .get("global")
             .cloned()
             .unwrap_or_else(|| Json::Object(Default::default()));
-        merge_values(&mut merged, global);
+        if let Some(global) = parent.get("global") {
+            merge_values(&mut merged, global);
+        }
         map.insert("global".into(), merged);
     }
     given
 }
 
-/// Whether a dependency is enabled by its `condition` (first path that resolves to a bool)
-/// in the parent's values.
-fn enabled(condition: Option<&str>, parent: &Json) -> bool {
-    let Some(condition) = condition else {
-        return true;
-    };
+/// Whether dependency `sub` is enabled in the parent's values, by Helm's rules: its
+/// `condition` (the first path resolving to a bool) decides; without one, its `tags` under
+/// the parent's `tags:` (any true enables, else any false disables); else enabled.
+fn enabled(sub: &Chart, parent: &Json) -> bool {
+    if let Some(decided) = condition_value(sub.condition.as_deref(), parent) {
+        return decided;
+    }
+    let tags = parent.get("tags");
+    let set: Vec<bool> = sub
+        .tags
+        .iter()
+        .filter_map(|t| tags.and_then(|tags| tags.get(t)).and_then(Json::as_bool))
+        .collect();
+    set.is_empty() || set.contains(&true)
+}
+
+/// The bool a dependency's `condition` resolves to, if any of its paths does.
+fn condition_value(condition: Option<&str>, parent: &Json) -> Option<bool> {
+    let condition = condition?;
     for path in condition.split(',') {
         let mut v = parent;
         let mut found = true;
@@ -183,10 +251,10 @@ fn enabled(condition: Option<&str>, parent: &Json) -> bool {
             }
         }
         if found && let Some(b) = v.as_bool() {
-            return b;
+            return Some(b);
         }
     }
-    true
+    None
 }
 
 struct Rendering {
@@ -252,10 +320,7 @@ fn context(chart: &Chart, values: &Json, top: &BTreeMap<String, Value>) -> BTree
     ctx.insert("Files".into(), files::files_value(chart));
     let mut subcharts = BTreeMap::new();
     for sub in &chart.subcharts {
-        if let Some(sub_values) = values
-            .get(sub.name())
-            .filter(|_| enabled(sub.condition.as_deref(), values))
-        {
+        if let Some(sub_values) = values.get(sub.name()).filter(|_| enabled(sub, values)) {
             subcharts.insert(
                 sub.name().to_owned(),
                 Value::map(context(sub, sub_values, top)),
@@ -335,11 +400,7 @@ fn schema_failures(chart: &Chart, values: &Json, out: &mut String) {
         }
     }
     // Disabled subcharts are not part of the release, so not checked (Helm removes them first).
-    for sub in chart
-        .subcharts
-        .iter()
-        .filter(|sub| enabled(sub.condition.as_deref(), values))
-    {
+    for sub in chart.subcharts.iter().filter(|sub| enabled(sub, values)) {
         match values.get(sub.name()) {
             None | Some(Json::Null) => {}
             Some(sub_values @ Json::Object(_)) => schema_failures(sub, sub_values, out),
@@ -492,6 +553,47 @@ mod tests {
             files: vec![("values.schema.json".into(), schema.to_string().into_bytes())],
             ..Chart::default()
         }
+    }
+
+    #[test]
+    fn tags_and_import_values() {
+        let child = |name: &str| Chart {
+            metadata: json!({ "apiVersion": "v2", "name": name, "version": "1.0.0" }),
+            values: json!({ "exports": { "data": { "port": 80, "host": "child" } }, "deep": { "x": { "y": 1 } } }),
+            parent_path: "parent/".into(),
+            ..Chart::default()
+        };
+        let mut tagged = child("tagged");
+        tagged.tags = vec!["extras".into()];
+        let mut importer = child("importer");
+        importer.import_values = vec![
+            json!("data"),
+            json!({ "child": "deep.x", "parent": "from.deep" }),
+        ];
+        let parent = Chart {
+            metadata: json!({ "apiVersion": "v2", "name": "parent", "version": "1.0.0" }),
+            values: json!({ "host": "parent", "tags": { "extras": false } }),
+            templates: vec![(
+                "templates/cm.yaml".into(),
+                "kind: ConfigMap\nhost: {{ .Values.host }}\nport: {{ .Values.port }}\ny: {{ .Values.from.deep.y }}\ntagged: {{ hasKey .Subcharts \"tagged\" }}\n".into(),
+            )],
+            subcharts: vec![tagged, importer],
+            ..Chart::default()
+        };
+        let out = template(&parent, &Options::default()).unwrap();
+        assert!(
+            out.contains("host: parent\nport: 80\ny: 1\ntagged: false"),
+            "{out}"
+        );
+        let options = Options {
+            values: vec![json!({ "tags": { "extras": true } })],
+            ..Options::default()
+        };
+        assert!(
+            template(&parent, &options)
+                .unwrap()
+                .contains("tagged: true")
+        );
     }
 
     #[test]

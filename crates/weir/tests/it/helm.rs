@@ -732,16 +732,21 @@ fn template_value_flags_match_helm() -> TestResult {
         "--set-literal".to_owned(),
         r"lit=x,y\z".to_owned(),
     ];
+    same_as_helm(&args)
+}
+
+/// `helm template ARGS` and `weir helm template ARGS` print the same.
+fn same_as_helm(args: &[String]) -> TestResult {
     let home = tempfile::tempdir()?;
     let helm_bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cache/bin/helm");
     assert!(helm_bin.exists(), "run `tools/build helm`");
     let helm = Command::new(helm_bin)
-        .args(&args)
+        .args(args)
         .env("HOME", home.path())
         .output()?;
     let weir = Command::new(env!("CARGO_BIN_EXE_weir"))
         .arg("helm")
-        .args(&args)
+        .args(args)
         .output()?;
     assert!(
         helm.status.success(),
@@ -758,4 +763,50 @@ fn template_value_flags_match_helm() -> TestResult {
         String::from_utf8(helm.stdout)?
     );
     Ok(())
+}
+
+#[test]
+fn dependency_tags_and_import_values_match_helm() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let parent = dir.path().join("parent");
+    let write = |path: &str, text: &str| -> std::io::Result<()> {
+        let file = parent.join(path);
+        std::fs::create_dir_all(file.parent().unwrap_or(&parent))?;
+        std::fs::write(file, text)
+    };
+    write(
+        "Chart.yaml",
+        "apiVersion: v2\nname: parent\nversion: 1.0.0\ndependencies:\n- name: child\n  version: 1.0.0\n  import-values:\n  - data\n  - child: deep.x\n    parent: from.deep\n- name: other\n  version: 1.0.0\n  tags: [extras]\n",
+    )?;
+    write(
+        "values.yaml",
+        "host: parent\ntags:\n  extras: false\ndata:\n  port: 1\n",
+    )?;
+    write(
+        "templates/cm.yaml",
+        "kind: ConfigMap\nv: {{ toJson .Values }}\n",
+    )?;
+    for child in ["child", "other"] {
+        write(
+            &format!("charts/{child}/Chart.yaml"),
+            &format!("apiVersion: v2\nname: {child}\nversion: 1.0.0\n"),
+        )?;
+        write(
+            &format!("charts/{child}/values.yaml"),
+            "exports:\n  data:\n    port: 80\n    host: child\ndeep:\n  x:\n    z: 1\n",
+        )?;
+        write(
+            &format!("charts/{child}/templates/cm.yaml"),
+            &format!("kind: ConfigMap\nname: {child}\n"),
+        )?;
+    }
+    let chart = parent.display().to_string();
+    same_as_helm(&["template".into(), "r".into(), chart.clone()])?;
+    same_as_helm(&[
+        "template".into(),
+        "r".into(),
+        chart,
+        "--set".into(),
+        "tags.extras=true".into(),
+    ])
 }
