@@ -87,16 +87,14 @@ pub async fn reconcile(ctx: &Context, object: &DynamicObject) -> Result<Outcome,
             return conclude(&book, status, Err((Reason::ArtifactFailed, message))).await;
         }
     };
-    if kind == "HelmRepository" && source.data["spec"]["type"] == "oci" {
-        return stall_unsupported(
-            &book,
-            status,
-            "HelmChart",
-            "a chart from an OCI HelmRepository",
-        )
-        .await;
-    }
-    let Some(source_artifact) = source.data.pointer("/status/artifact").cloned() else {
+    let oci = kind == "HelmRepository" && source.data["spec"]["type"] == "oci";
+    // An OCI HelmRepository has no artifact: the registry is asked at each reconcile.
+    let source_artifact = if oci {
+        Some(json!({ "revision": "" }))
+    } else {
+        source.data.pointer("/status/artifact").cloned()
+    };
+    let Some(source_artifact) = source_artifact else {
         let message =
             format!("no artifact available for {kind} source '{source_name}': waiting for it");
         return conclude(&book, status, Err((Reason::ArtifactFailed, message))).await;
@@ -136,6 +134,7 @@ pub async fn reconcile(ctx: &Context, object: &DynamicObject) -> Result<Outcome,
     };
     let result = match kind.as_str() {
         "GitRepository" => job.package_from_git().await,
+        _ if oci => job.pull_from_registry().await,
         _ => job.pull_from_repository().await,
     };
     let result = result.map(|mut produced| {
@@ -287,28 +286,10 @@ impl Job<'_> {
                 )
             })?
             .clone();
-        let values_files = values_files(self.spec);
-        let path = Storage::path(
-            "HelmChart",
-            self.namespace,
-            self.name,
-            &format!("{chart}-{}.tgz", chosen.version),
-        );
         let message = format!("pulled '{chart}' chart with version '{}'", chosen.version);
         // The same version, already stored: nothing to download.
-        if let Some(previous) = &self.previous
-            && previous["revision"] == chosen.version.as_str()
-            && previous["path"] == path.as_str()
-            && self.ctx.storage.local(&path).exists()
-        {
-            let mut artifact = previous.clone();
-            artifact["url"] = json!(self.ctx.storage.url(&path));
-            return Ok(Produced {
-                artifact,
-                message,
-                event: None,
-                fields: observed(&chart),
-            });
+        if let Some(stored) = self.already_stored(&chart, &chosen.version, &message) {
+            return Ok(stored);
         }
         let repo_spec = self.source.data.get("spec").cloned().unwrap_or_default();
         let repo_url = text(&repo_spec, "/url").unwrap_or_default().to_owned();
@@ -351,34 +332,200 @@ impl Job<'_> {
                 ),
             ));
         }
-        let staged = if values_files.is_empty() {
-            download
-        } else {
-            let ignore_missing = self.spec["ignoreMissingValuesFiles"] == true;
-            let tree = work.join("unpacked");
-            let staged = work.join("chart.tgz");
-            let (chart_name, staged_in) = (chart.clone(), staged.clone());
-            tokio::task::spawn_blocking(move || -> Result<(), Failure> {
-                let _ = std::fs::remove_dir_all(&tree);
-                unpack(&download, &tree)
-                    .map_err(|e| package_failed(format!("cannot unpack {url}: {e}")))?;
-                let dir = tree.join(&chart_name);
-                let merged = merge_values_files(&dir, &values_files, ignore_missing)?;
-                package(
-                    &dir,
-                    &chart_name,
-                    &[("values.yaml".into(), merged.into_bytes())],
-                    &staged_in,
-                )
-                .map_err(|e| package_failed(format!("cannot package chart: {e}")))?;
-                let _ = std::fs::remove_dir_all(&tree);
-                Ok(())
-            })
-            .await
-            .map_err(|e| package_failed(e.to_string()))??;
-            staged
-        };
+        let staged = self.with_values_files(download, &chart, &url).await?;
         self.store(&staged, &chart, &chosen.version, message)
+    }
+
+    /// The downloaded chart at `download`, its `values.yaml` replaced by `valuesFiles` merged
+    /// when there are some.
+    async fn with_values_files(
+        &self,
+        download: PathBuf,
+        chart: &str,
+        url: &str,
+    ) -> Result<PathBuf, Failure> {
+        let values_files = values_files(self.spec);
+        if values_files.is_empty() {
+            return Ok(download);
+        }
+        let ignore_missing = self.spec["ignoreMissingValuesFiles"] == true;
+        let work = work_dir(self.ctx, self.namespace, self.name);
+        let tree = work.join("unpacked");
+        let staged = work.join("chart.tgz");
+        let (chart_name, staged_in, url) = (chart.to_owned(), staged.clone(), url.to_owned());
+        tokio::task::spawn_blocking(move || -> Result<(), Failure> {
+            let _ = std::fs::remove_dir_all(&tree);
+            unpack(&download, &tree)
+                .map_err(|e| package_failed(format!("cannot unpack {url}: {e}")))?;
+            let dir = tree.join(&chart_name);
+            let merged = merge_values_files(&dir, &values_files, ignore_missing)?;
+            package(
+                &dir,
+                &chart_name,
+                &[("values.yaml".into(), merged.into_bytes())],
+                &staged_in,
+            )
+            .map_err(|e| package_failed(format!("cannot package chart: {e}")))?;
+            let _ = std::fs::remove_dir_all(&tree);
+            Ok(())
+        })
+        .await
+        .map_err(|e| package_failed(e.to_string()))??;
+        Ok(staged)
+    }
+
+    /// Pulls the newest chart version matching `spec.version` from the OCI registry of an
+    /// `oci` HelmRepository (`oci://host/path`, the chart at `host/path/<chart>`): tags listed,
+    /// the chart layer pulled, with the repository's basic auth, CA and `insecure` (plain HTTP).
+    async fn pull_from_registry(&self) -> Result<Produced, Failure> {
+        use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
+        use oci_client::secrets::RegistryAuth;
+        let chart = self.chart_name().to_owned();
+        let constraint = text(self.spec, "/version").unwrap_or("*").to_owned();
+        let repo_spec = self.source.data.get("spec").cloned().unwrap_or_default();
+        let url = text(&repo_spec, "/url").unwrap_or_default().to_owned();
+        let pull_failed = |m: String| (Reason::ChartPullFailed, m);
+        let Some(base) = url.strip_prefix("oci://") else {
+            return Err((
+                Reason::UrlInvalid,
+                format!("invalid URL '{url}': an OCI HelmRepository URL starts with oci://"),
+            ));
+        };
+        let name = format!("{}/{chart}", base.trim_end_matches('/'));
+        let reference: oci_client::Reference = name.parse().map_err(|e| {
+            (
+                Reason::UrlInvalid,
+                format!("invalid chart reference '{name}': {e}"),
+            )
+        })?;
+        let mut auth = RegistryAuth::Anonymous;
+        let mut config = ClientConfig::default();
+        if repo_spec["insecure"] == true {
+            config.protocol = ClientProtocol::Http;
+        }
+        if let Some(secret) = text(&repo_spec, "/secretRef/name") {
+            let data =
+                helm_repository::secret_data(&self.ctx.client, self.namespace, secret).await?;
+            let get = |k: &str| data.get(k).map(|v| String::from_utf8_lossy(v).into_owned());
+            if let (Some(user), Some(pass)) = (get("username"), get("password")) {
+                auth = RegistryAuth::Basic(user, pass);
+            }
+        }
+        if let Some(secret) = text(&repo_spec, "/certSecretRef/name") {
+            let data =
+                helm_repository::secret_data(&self.ctx.client, self.namespace, secret).await?;
+            if let Some(ca) = data.get("ca.crt") {
+                config.extra_root_certificates.push(Certificate {
+                    encoding: CertificateEncoding::Pem,
+                    data: ca.clone(),
+                });
+            }
+        }
+        let client = oci_client::Client::new(config);
+        let describe = |e: oci_client::errors::OciDistributionError| {
+            let text = e.to_string();
+            let reason =
+                if text.contains("401") || text.to_ascii_lowercase().contains("unauthorized") {
+                    Reason::AuthenticationFailed
+                } else {
+                    Reason::ChartPullFailed
+                };
+            (reason, format!("failed to pull '{name}': {text}"))
+        };
+        let tags = client
+            .list_tags(&reference, &auth, None, None)
+            .await
+            .map_err(describe)?
+            .tags;
+        // Helm stores `+` of a version as `_` in tags.
+        let versions: Vec<crate::helm_index::ChartVersion> = tags
+            .iter()
+            .map(|t| crate::helm_index::ChartVersion {
+                version: t.replace('_', "+"),
+                urls: Vec::new(),
+                digest: None,
+            })
+            .collect();
+        let chosen = crate::helm_index::select(&versions, &constraint)
+            .map_err(pull_failed)?
+            .ok_or_else(|| {
+                pull_failed(format!(
+                    "no '{chart}' chart with version matching '{constraint}' in {url} (newest: {})",
+                    newest(&versions)
+                ))
+            })?
+            .clone();
+        let message = format!("pulled '{chart}' chart with version '{}'", chosen.version);
+        // The same version, already stored: nothing to download.
+        if let Some(stored) = self.already_stored(&chart, &chosen.version, &message) {
+            return Ok(stored);
+        }
+        let tagged = oci_client::Reference::with_tag(
+            reference.registry().to_owned(),
+            reference.repository().to_owned(),
+            chosen.version.replace('+', "_"),
+        );
+        let image = client
+            .pull(
+                &tagged,
+                &auth,
+                vec![
+                    "application/vnd.cncf.helm.chart.content.v1.tar+gzip",
+                    "application/vnd.cncf.helm.chart.provenance.v1.prov",
+                ],
+            )
+            .await
+            .map_err(describe)?;
+        let layer = image
+            .layers
+            .into_iter()
+            .find(|l| l.media_type == "application/vnd.cncf.helm.chart.content.v1.tar+gzip")
+            .ok_or_else(|| pull_failed(format!("'{tagged}' has no Helm chart layer")))?;
+        if layer.data.len() as u64 > MAX_CHART_SIZE {
+            return Err(pull_failed(format!(
+                "'{tagged}' is larger than the {} MiB limit",
+                MAX_CHART_SIZE >> 20
+            )));
+        }
+        let work = work_dir(self.ctx, self.namespace, self.name);
+        let download = work.join("download.tgz");
+        std::fs::create_dir_all(&work)
+            .and_then(|()| std::fs::write(&download, &layer.data))
+            .map_err(|e| {
+                (
+                    Reason::ArchiveOperationFailed,
+                    format!("cannot write the chart: {e}"),
+                )
+            })?;
+        let staged = self
+            .with_values_files(download, &chart, &tagged.to_string())
+            .await?;
+        self.store(&staged, &chart, &chosen.version, message)
+    }
+
+    /// The stored artifact, when it already holds `version` of `chart`.
+    fn already_stored(&self, chart: &str, version: &str, message: &str) -> Option<Produced> {
+        let path = Storage::path(
+            "HelmChart",
+            self.namespace,
+            self.name,
+            &format!("{chart}-{version}.tgz"),
+        );
+        let previous = self.previous.as_ref()?;
+        if previous["revision"] != version
+            || previous["path"] != path.as_str()
+            || !self.ctx.storage.local(&path).exists()
+        {
+            return None;
+        }
+        let mut artifact = previous.clone();
+        artifact["url"] = json!(self.ctx.storage.url(&path));
+        Some(Produced {
+            artifact,
+            message: message.to_owned(),
+            event: None,
+            fields: observed(chart),
+        })
     }
 
     /// Moves the packaged chart at `staged` into storage.

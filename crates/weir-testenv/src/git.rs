@@ -24,6 +24,7 @@ pub struct GitServer {
     https_port: u16,
     http_port: u16,
     ssh_port: u16,
+    registry_port: u16,
     ssh_user: String,
     password: String,
     known_hosts: String,
@@ -129,11 +130,12 @@ impl GitServer {
         )?;
 
         let socket = root.join("fcgiwrap.sock");
-        let ports = process::free_ports(3)?;
-        let (https_port, http_port, ssh_port) = (ports[0], ports[1], ports[2]);
+        let ports = process::free_ports(4)?;
+        let (https_port, http_port, ssh_port, registry_port) =
+            (ports[0], ports[1], ports[2], ports[3]);
         write_file(
             &root.join("nginx/nginx.conf"),
-            &nginx_conf(&root, https_port, http_port, &socket),
+            &nginx_conf(&root, https_port, http_port, &socket, registry_port),
         )?;
 
         // SSH: a host key per run, a client key, and an authorized_keys line that only lets
@@ -178,10 +180,45 @@ impl GitServer {
             https_port,
             http_port,
             ssh_port,
+            registry_port,
             ssh_user,
             password,
             known_hosts,
         })
+    }
+
+    /// Starts an OCI registry (CNCF Distribution, `.cache/bin/registry`, `tools/build
+    /// registry`) behind this server's nginx: `/v2/` on the HTTPS and HTTP ports, with the
+    /// same basic auth and certificate. Returns the registry host (`127.0.0.1:PORT`, HTTPS).
+    pub fn start_registry(&mut self) -> Result<String, Error> {
+        let binary = crate::control_plane::tools_bin_dir().join("registry");
+        if !binary.exists() {
+            return Err(Error::MissingBinary {
+                binary: "registry".into(),
+                path: binary,
+            });
+        }
+        let root = self.dir.path().to_owned();
+        let config = root.join("registry.yml");
+        write_file(
+            &config,
+            &format!(
+                "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{}\n  relativeurls: true\n",
+                root.join("registry").display(),
+                self.registry_port
+            ),
+        )?;
+        let mut registry = Process::start(
+            "registry",
+            &binary,
+            &["serve".into(), config.display().to_string()],
+            &[("OTEL_TRACES_EXPORTER", "none")],
+            &root.join("logs/registry.log"),
+            Lifetime::Attached,
+        )?;
+        wait_for_port("registry", self.registry_port, &mut registry)?;
+        self.processes.push(registry);
+        Ok(format!("127.0.0.1:{}", self.https_port))
     }
 
     /// Creates an empty bare repository `NAME.git` whose default branch is `main`.
@@ -385,7 +422,13 @@ fn launch(root: &Path, https_port: u16, ssh_port: u16) -> Result<Vec<Process>, E
     Ok(processes)
 }
 
-fn nginx_conf(root: &Path, https_port: u16, http_port: u16, socket: &Path) -> String {
+fn nginx_conf(
+    root: &Path,
+    https_port: u16,
+    http_port: u16,
+    socket: &Path,
+    registry_port: u16,
+) -> String {
     let root_s = root.display();
     let nginx = root.join("nginx");
     let nginx = nginx.display();
@@ -394,6 +437,13 @@ fn nginx_conf(root: &Path, https_port: u16, http_port: u16, socket: &Path) -> St
         auth_basic_user_file {nginx}/htpasswd;
         location /charts/ {{
             alias {root_s}/charts/;
+        }}
+        location /v2/ {{
+            proxy_pass http://127.0.0.1:{registry_port};
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_request_buffering off;
+            proxy_buffering off;
         }}
         location / {{
             fastcgi_pass unix:{socket};

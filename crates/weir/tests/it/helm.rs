@@ -810,3 +810,106 @@ fn dependency_tags_and_import_values_match_helm() -> TestResult {
         "tags.extras=true".into(),
     ])
 }
+
+#[tokio::test]
+async fn charts_from_an_oci_registry_with_basic_auth() -> TestResult {
+    let (mut fleet, _) =
+        Fleet::start("helm-oci", &[("README.md", "fleet\n")], Transport::Https).await?;
+    let host = fleet.server.start_registry()?;
+    let helm = Helm::new(&fleet)?;
+    // Two versions pushed with the real helm CLI.
+    let work = tempfile::tempdir()?;
+    let ca = work.path().join("ca.crt");
+    std::fs::write(&ca, fleet.server.ca_pem()?)?;
+    let ca = ca.display().to_string();
+    helm.run(&[
+        "registry",
+        "login",
+        &host,
+        "-u",
+        fleet.server.username(),
+        "-p",
+        fleet.server.password(),
+        "--ca-file",
+        &ca,
+    ])?;
+    for (version, msg) in [("1.0.0", "oci-old"), ("1.1.0", "oci-new")] {
+        let dir = work.path().join(format!("src-{version}/demo"));
+        std::fs::create_dir_all(dir.join("templates"))?;
+        std::fs::write(dir.join("Chart.yaml"), CHART.replace("0.1.0", version))?;
+        std::fs::write(dir.join("values.yaml"), VALUES.replace("hello", msg))?;
+        std::fs::write(dir.join("templates/config.yaml"), CONFIG)?;
+        let out = work.path().join("out");
+        helm.run(&[
+            "package",
+            &dir.display().to_string(),
+            "-d",
+            &out.display().to_string(),
+        ])?;
+        let tgz = out
+            .join(format!("demo-{version}.tgz"))
+            .display()
+            .to_string();
+        helm.run(&[
+            "push",
+            &tgz,
+            &format!("oci://{host}/charts"),
+            "--ca-file",
+            &ca,
+        ])?;
+    }
+    let secrets: Api<Secret> = fleet.env.api();
+    let secret: Secret = serde_json::from_value(json!({ "metadata": { "name": "registry" },
+        "stringData": { "username": fleet.server.username(), "password": fleet.server.password(), "ca.crt": fleet.server.ca_pem()? } }))?;
+    secrets.create(&PostParams::default(), &secret).await?;
+    let repos = Api::<DynamicObject>::namespaced_with(
+        fleet.env.client.clone(),
+        fleet.env.namespace(),
+        &resource(
+            "source.toolkit.fluxcd.io",
+            "HelmRepository",
+            "helmrepositories",
+        ),
+    );
+    create(
+        &repos,
+        json!({
+            "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmRepository",
+            "metadata": { "name": "oci" },
+            "spec": { "type": "oci", "interval": "1h", "url": format!("oci://{host}/charts"),
+                "secretRef": { "name": "registry" }, "certSecretRef": { "name": "registry" } },
+        }),
+    )
+    .await?;
+    let hr = helm_releases(&fleet);
+    create(&hr, json!({
+        "apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+        "metadata": { "name": "fromoci" },
+        "spec": {
+            "interval": "1h",
+            "chart": { "spec": { "chart": "demo", "version": "1.x", "sourceRef": { "kind": "HelmRepository", "name": "oci" } } },
+        },
+    })).await?;
+    let released = wait_for(&hr, "fromoci", WAIT, |o| released_version(o, 1)).await?;
+    assert_eq!(
+        released.data["status"]["history"][0]["chartVersion"],
+        "1.1.0"
+    );
+    assert_eq!(
+        message(&fleet, "fromoci-config").await.as_deref(),
+        Some("oci-new")
+    );
+    // Pinned to the older version: a downgrade through an upgrade.
+    hr.patch(
+        "fromoci",
+        &PatchParams::default(),
+        &Patch::Merge(json!({ "spec": { "chart": { "spec": { "version": "1.0.0" } } } })),
+    )
+    .await?;
+    wait_for(&hr, "fromoci", WAIT, |o| released_version(o, 2)).await?;
+    assert_eq!(
+        message(&fleet, "fromoci-config").await.as_deref(),
+        Some("oci-old")
+    );
+    Ok(())
+}
