@@ -385,6 +385,15 @@ impl Job<'_> {
         let repo_spec = self.source.data.get("spec").cloned().unwrap_or_default();
         let url = text(&repo_spec, "/url").unwrap_or_default().to_owned();
         let pull_failed = |m: String| (Reason::ChartPullFailed, m);
+        if repo_spec["provider"]
+            .as_str()
+            .is_some_and(|p| p != "generic")
+        {
+            return Err((
+                Reason::Unsupported,
+                "the HelmRepository's spec.provider (cloud registry login) is not supported by Weir yet".into(),
+            ));
+        }
         let Some(base) = url.strip_prefix("oci://") else {
             return Err((
                 Reason::UrlInvalid,

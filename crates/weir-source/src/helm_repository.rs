@@ -272,12 +272,12 @@ pub async fn reconcile(ctx: &Context, object: &DynamicObject) -> Result<Outcome,
         failures: &ctx.failures,
         due: &ctx.due,
     };
+    if spec["provider"].as_str().is_some_and(|p| p != "generic") {
+        return stall_unsupported(&book, status, "HelmRepository", "spec.provider").await;
+    }
     // An OCI HelmRepository is static, as in Flux: its HelmCharts ask the registry.
     if spec["type"] == "oci" {
         return Ok(Outcome::default());
-    }
-    if spec["provider"].as_str().is_some_and(|p| p != "generic") {
-        return stall_unsupported(&book, status, "HelmRepository", "spec.provider").await;
     }
     let attempt = format!("{key}@{generation}");
     let book = Bookkeeping {
