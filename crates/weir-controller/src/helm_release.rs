@@ -1233,6 +1233,30 @@ async fn run(
                             format!("{}; rollback failed: {}", failed.message, e.message)
                     }
                 }
+            } else if remediate && strategy == "uninstall" {
+                // Uninstall remediation: the release's objects and history removed (history
+                // kept with `uninstall.keepHistory`); the next attempt installs afresh.
+                let releases = history(&ctx.client, &plan.storage_namespace, &plan.name).await?;
+                let mut removed = Ok(());
+                if let Some(last) = releases.last() {
+                    removed = remove_objects(&plan, last).await;
+                }
+                removed = removed.and(remove_objects(&plan, &current).await);
+                match removed {
+                    Ok(()) => {
+                        forget(ctx, &plan, spec, &releases).await?;
+                        status.insert("installFailures".into(), Value::Null);
+                        failed.remediated = Some(format!(
+                            "Helm uninstall succeeded for release {}/{}",
+                            plan.namespace, plan.name
+                        ));
+                        failed.message = format!("{}; uninstalled", failed.message);
+                    }
+                    Err(e) => {
+                        failed.message =
+                            format!("{}; uninstall failed: {}", failed.message, e.message)
+                    }
+                }
             }
             Err(failed)
         }
@@ -1885,6 +1909,38 @@ async fn rollback(
     }
 }
 
+/// Deletes the history of an uninstalled release, or with `uninstall.keepHistory` marks its
+/// last revision `uninstalled`.
+async fn forget(
+    ctx: &Context,
+    plan: &Plan,
+    spec: &Value,
+    releases: &[Value],
+) -> Result<(), Failure> {
+    if spec["uninstall"]["keepHistory"] == true {
+        if let Some(last) = releases.last() {
+            let mut last = last.clone();
+            rel::set_status(
+                &mut last,
+                helm_status::UNINSTALLED,
+                "Uninstallation complete",
+            );
+            store(&ctx.client, &plan.storage_namespace, &last, true).await?;
+        }
+        return Ok(());
+    }
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &plan.storage_namespace);
+    for r in releases {
+        let _ = api
+            .delete(
+                &rel::secret_name(&plan.name, rel::version(r)),
+                &DeleteParams::default(),
+            )
+            .await;
+    }
+    Ok(())
+}
+
 /// On deletion: deletes the release's objects and its history (unless `keepHistory`), and
 /// the HelmChart made for it.
 async fn uninstall(
@@ -1937,25 +1993,7 @@ async fn uninstall(
         timeout: Duration::from_secs(300),
     };
     remove_objects(&plan, &current).await?;
-    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &storage_ns);
-    if spec["uninstall"]["keepHistory"] == true {
-        let mut last = current;
-        rel::set_status(
-            &mut last,
-            helm_status::UNINSTALLED,
-            "Uninstallation complete",
-        );
-        store(&ctx.client, &storage_ns, &last, true).await?;
-    } else {
-        for r in &releases {
-            let _ = api
-                .delete(
-                    &rel::secret_name(&name, rel::version(r)),
-                    &DeleteParams::default(),
-                )
-                .await;
-        }
-    }
+    forget(ctx, &plan, spec, &releases).await?;
     info!(release = %name, namespace = %storage_ns, "uninstalled");
     Ok(())
 }

@@ -913,3 +913,37 @@ async fn charts_from_an_oci_registry_with_basic_auth() -> TestResult {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn uninstall_remediation_removes_the_failed_release() -> TestResult {
+    let files = chart_files("charts/demo");
+    let refs: Vec<(&str, &str)> = files.iter().map(|(p, c)| (p.as_str(), *c)).collect();
+    let (fleet, _) = Fleet::start("helm-uninstall", &refs, Transport::Https).await?;
+    let hr = helm_releases(&fleet);
+    git_release(
+        &hr,
+        "demo",
+        json!({ "upgrade": { "remediation": { "remediateLastFailure": true, "strategy": "uninstall" } } }),
+    )
+    .await?;
+    wait_for(&hr, "demo", WAIT, |o| released_version(o, 1)).await?;
+    assert!(message(&fleet, "demo-config").await.is_some());
+    hr.patch(
+        "demo",
+        &PatchParams::default(),
+        &Patch::Merge(json!({ "spec": { "values": { "bad": true } } })),
+    )
+    .await?;
+    let remediated = wait_for(&hr, "demo", WAIT, |o| is(o, "Remediated", "True")).await?;
+    let why = crate::controller::condition(&remediated, "Remediated")
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        why["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("Helm uninstall succeeded")),
+        "{why}"
+    );
+    assert!(message(&fleet, "demo-config").await.is_none());
+    Ok(())
+}
