@@ -19,6 +19,7 @@ pub mod parse;
 pub mod print;
 pub mod semver;
 pub mod sprig;
+mod toml;
 pub mod value;
 
 pub use exec::{Exec, ExecFunc, Func, Templates};

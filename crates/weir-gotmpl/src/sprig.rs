@@ -1301,6 +1301,14 @@ fn register_sprig(templates: &mut Templates) {
         f(|a| Ok(Value::str(to_yaml(a.first().unwrap_or(&Value::Nil))))),
     );
     add(
+        "toToml",
+        f(|a| {
+            Ok(Value::str(crate::toml::to_toml(
+                a.first().unwrap_or(&Value::Nil),
+            )))
+        }),
+    );
+    add(
         "toJson",
         f(|a| {
             Ok(Value::str(

@@ -947,3 +947,23 @@ async fn uninstall_remediation_removes_the_failed_release() -> TestResult {
     assert!(message(&fleet, "demo-config").await.is_none());
     Ok(())
 }
+
+#[test]
+fn to_toml_matches_helm() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let chart = dir.path().join("toml");
+    std::fs::create_dir_all(chart.join("templates"))?;
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: toml\nversion: 1.0.0\n",
+    )?;
+    std::fs::write(
+        chart.join("values.yaml"),
+        "name: \"a\\\"b\\\\c\"\nport: 80\nratio: 1.5\nenabled: true\nlist: [1, \"two\", 3.5]\nempty: {}\nemptylist: []\nnested:\n  z: 1\n  a:\n    deep: x\n    deeper:\n      k: v\n  b: [ {x: 1}, {x: 2} ]\ntables: [ {num: 1}, {num: 2, sub: {q: 1}} ]\nnul: null\nbig: 12345678901\n\"odd key\": 1\n",
+    )?;
+    std::fs::write(
+        chart.join("templates/t.yaml"),
+        "a: |\n{{ toToml .Values | indent 2 }}\nb: {{ toToml (list 1 2) | quote }}\nc: {{ toToml \"str\" | quote }}\n",
+    )?;
+    same_as_helm(&["template".into(), "r".into(), chart.display().to_string()])
+}
