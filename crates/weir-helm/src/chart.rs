@@ -19,7 +19,7 @@ pub struct Chart {
     /// `crds/` files by path from the chart root.
     pub crds: Vec<(String, String)>,
     /// Every other file, by path from the chart root (for `.Files`).
-    pub files: Vec<(String, Vec<u8>)>,
+    pub files: std::sync::Arc<Vec<(String, Vec<u8>)>>,
     /// Subcharts.
     pub subcharts: Vec<Chart>,
     /// The `condition` of the parent's dependency entry for this chart.
@@ -218,6 +218,7 @@ fn load_files(
     let mut sub_dirs: std::collections::BTreeMap<String, Vec<(String, Vec<u8>)>> =
         Default::default();
     let mut sub_archives: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut files = Vec::new();
     for (path, data) in all {
         if let Some(rest) = path.strip_prefix("charts/") {
             match rest.split_once('/') {
@@ -242,11 +243,12 @@ fn load_files(
             chart
                 .crds
                 .push((path.clone(), String::from_utf8_lossy(&data).into_owned()));
-            chart.files.push((path, data));
+            files.push((path, data));
         } else {
-            chart.files.push((path, data));
+            files.push((path, data));
         }
     }
+    chart.files = std::sync::Arc::new(files);
     let deps: Vec<Json> = chart
         .metadata
         .get("dependencies")

@@ -10,7 +10,7 @@ use crate::Chart;
 
 /// A chart's files (not templates), with Helm's `Files` methods.
 #[derive(Debug)]
-struct Files(Vec<(String, Vec<u8>)>);
+struct Files(Arc<Vec<(String, Vec<u8>)>>);
 
 pub(crate) fn glob_match(pattern: &str, path: &str) -> bool {
     // `*` does not cross `/`, `**` does; `?` is one character.
@@ -74,13 +74,13 @@ impl Object for Files {
             ),
             "Glob" => {
                 let pattern = arg();
-                Value::Object(Arc::new(Files(
+                Value::Object(Arc::new(Files(Arc::new(
                     self.0
                         .iter()
                         .filter(|(p, _)| glob_match(&pattern, p))
                         .cloned()
                         .collect(),
-                )))
+                ))))
             }
             "Lines" => {
                 let text = self
@@ -138,7 +138,7 @@ impl Object for Binary {
 
 /// `.Files` of `chart`.
 pub(crate) fn files_value(chart: &Chart) -> Value {
-    Value::Object(Arc::new(Files(chart.files.clone())))
+    Value::Object(Arc::new(Files(Arc::clone(&chart.files))))
 }
 
 /// The group/versions (and `group/version/Kind`s) a Kubernetes 1.36 API server serves by

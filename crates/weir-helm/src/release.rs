@@ -329,10 +329,10 @@ mod tests {
             metadata: json!({ "apiVersion": "v2", "name": "demo", "version": "1.2.3" }),
             values: json!({ "replicas": 1 }),
             templates: vec![("templates/cm.yaml".into(), "kind: ConfigMap".into())],
-            files: vec![
+            files: std::sync::Arc::new(vec![
                 ("Chart.yaml".into(), b"name: demo".to_vec()),
                 ("README.md".into(), b"hi".to_vec()),
-            ],
+            ]),
             ..Chart::default()
         }
     }
