@@ -1,5 +1,5 @@
 //! The Flux-compatible API Weir serves: CustomResourceDefinitions for
-//! `source.toolkit.fluxcd.io/v1` GitRepository, HelmRepository and HelmChart,
+//! `source.toolkit.fluxcd.io/v1` GitRepository, HelmRepository, HelmChart and OCIRepository,
 //! `kustomize.toolkit.fluxcd.io/v1` Kustomization, `helm.toolkit.fluxcd.io/v2` HelmRelease and
 //! `notification.toolkit.fluxcd.io/v1` Receiver, with Flux v2.9's fields, defaults, enums and
 //! validation, and the well-known names (annotations, labels, finalizer, condition reasons).

@@ -115,6 +115,8 @@ pub enum GetSources {
     Helm(GetArgs),
     /// HelmCharts.
     Chart(GetArgs),
+    /// OCIRepositories.
+    Oci(GetArgs),
     /// Every kind of source.
     All(GetArgs),
 }
@@ -157,6 +159,8 @@ pub enum ReconcileSource {
     Helm(NameArgs),
     /// A HelmChart.
     Chart(ReconcileWithSource),
+    /// An OCIRepository.
+    Oci(NameArgs),
 }
 
 /// `weir suspend|resume source ...`.
@@ -168,6 +172,8 @@ pub enum SourceTarget {
     Helm(NameArgs),
     /// A HelmChart.
     Chart(NameArgs),
+    /// An OCIRepository.
+    Oci(NameArgs),
 }
 
 /// One object by name, with how long to wait.
@@ -197,8 +203,8 @@ pub struct ReconcileHelmRelease {
     /// The object.
     #[command(flatten)]
     pub target: NameArgs,
-    /// Reconcile its HelmChart (`<namespace>-<name>`, or the one of spec.chartRef) and the
-    /// chart's source first.
+    /// Reconcile its source first: the HelmChart (`<namespace>-<name>`, or the one of
+    /// spec.chartRef) and the chart's source, or the OCIRepository of spec.chartRef.
     #[arg(long)]
     pub with_source: bool,
     /// Force a one-off install or upgrade (`reconcile.fluxcd.io/forceAt`).
@@ -687,6 +693,31 @@ mod tests {
         assert!(matches!(
             parse("weir suspend source chart c"),
             Command::Suspend(TargetCommand::Source(SourceTarget::Chart(_)))
+        ));
+    }
+
+    #[test]
+    fn oci_repositories_have_flux_command_names() {
+        let parse = |line: &str| {
+            Cli::try_parse_from(line.split(' '))
+                .unwrap_or_else(|e| panic!("{line}: {e}"))
+                .command
+        };
+        assert!(matches!(
+            parse("weir get sources oci -A"),
+            Command::Get(GetCommand::Sources(GetSources::Oci(_)))
+        ));
+        assert!(matches!(
+            parse("weir reconcile source oci podinfo"),
+            Command::Reconcile(ReconcileCommand::Source(ReconcileSource::Oci(t))) if t.name == "podinfo"
+        ));
+        assert!(matches!(
+            parse("weir suspend source oci podinfo"),
+            Command::Suspend(TargetCommand::Source(SourceTarget::Oci(_)))
+        ));
+        assert!(matches!(
+            parse("weir resume source oci podinfo"),
+            Command::Resume(TargetCommand::Source(SourceTarget::Oci(_)))
         ));
     }
 

@@ -172,7 +172,7 @@ pub async fn reconcile(ctx: &Context, object: &DynamicObject) -> Result<Outcome,
     // The echo of our own status write, or of a HelmChart status write that brings no new
     // chart: nothing to do before the next attempt is due. A new generation or chart
     // artifact makes a new key, due at once.
-    let current_chart = chart_digest(ctx, &status).await;
+    let current_chart = chart_digest(ctx, object, &status).await;
     let due_key = format!("{key}@{generation}@{current_chart}");
     if !request_pending(object)
         && let Some(remaining) = ctx.due.remaining(&due_key)
@@ -370,7 +370,7 @@ pub async fn reconcile(ctx: &Context, object: &DynamicObject) -> Result<Outcome,
     status.insert("conditions".into(), Value::Array(conditions));
     status.remove("forcePending");
     // Keyed by the chart as it is now (the reconcile may have created it).
-    let chart_now = chart_digest(ctx, &status).await;
+    let chart_now = chart_digest(ctx, object, &status).await;
     patch_status(&api, &name, status).await?;
     if let Some(requeue) = outcome.requeue {
         let due_key = format!("{key}@{generation}@{chart_now}");
@@ -380,17 +380,38 @@ pub async fn reconcile(ctx: &Context, object: &DynamicObject) -> Result<Outcome,
 }
 
 /// The artifact digest of the HelmChart named in `status.helmChart` (empty when unknown).
-async fn chart_digest(ctx: &Context, status: &Map<String, Value>) -> String {
-    let Some((ns, name)) = status
-        .get("helmChart")
-        .and_then(Value::as_str)
-        .and_then(|s| s.split_once('/'))
-    else {
-        return String::new();
+async fn chart_digest(
+    ctx: &Context,
+    object: &DynamicObject,
+    status: &Map<String, Value>,
+) -> String {
+    let chart_ref = &object.data["spec"]["chartRef"];
+    let (ns, name, resource) = if chart_ref["kind"] == "OCIRepository" {
+        (
+            chart_ref["namespace"]
+                .as_str()
+                .map(str::to_owned)
+                .or_else(|| object.metadata.namespace.clone())
+                .unwrap_or_default(),
+            chart_ref["name"].as_str().unwrap_or_default().to_owned(),
+            weir_source::oci_repository::resource(),
+        )
+    } else {
+        let Some((ns, name)) = status
+            .get("helmChart")
+            .and_then(Value::as_str)
+            .and_then(|s| s.split_once('/'))
+        else {
+            return String::new();
+        };
+        (
+            ns.to_owned(),
+            name.to_owned(),
+            weir_source::helm_chart::resource(),
+        )
     };
-    let api: Api<DynamicObject> =
-        Api::namespaced_with(ctx.client.clone(), ns, &weir_source::helm_chart::resource());
-    match api.get_opt(name).await {
+    let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), &ns, &resource);
+    match api.get_opt(&name).await {
         Ok(Some(chart)) => chart
             .data
             .pointer("/status/artifact/digest")
@@ -502,6 +523,11 @@ async fn chart_artifact(
         spec.get("chartRef").filter(|v| v.is_object())
     {
         let kind = chart_ref["kind"].as_str().unwrap_or_default();
+        if kind == "OCIRepository" {
+            let ns = chart_ref["namespace"].as_str().unwrap_or(&namespace);
+            let name = chart_ref["name"].as_str().unwrap_or_default();
+            return oci_artifact(ctx, &namespace, ns, name).await;
+        }
         if kind != "HelmChart" {
             return Err(Failure {
                 terminal: true,
@@ -637,6 +663,47 @@ async fn chart_artifact(
         )));
     }
     Ok((format!("{chart_ns}/{chart_name}"), artifact))
+}
+
+/// The artifact of OCIRepository `ns/name` (a chart, pulled with `layerSelector` `copy` of
+/// Helm's chart media type, or extracted), for a `chartRef`.
+async fn oci_artifact(
+    ctx: &Context,
+    namespace: &str,
+    ns: &str,
+    name: &str,
+) -> Result<(String, Value), Failure> {
+    if ctx.no_cross_namespace_refs && ns != namespace {
+        return Err(Failure {
+            terminal: true,
+            ..failure(
+                Reason::AccessDenied,
+                format!(
+                    "cannot access OCIRepository '{ns}/{name}', cross-namespace references have been disabled"
+                ),
+            )
+        });
+    }
+    let api: Api<DynamicObject> = Api::namespaced_with(
+        ctx.client.clone(),
+        ns,
+        &weir_source::oci_repository::resource(),
+    );
+    let waiting = |why: String| Failure {
+        requeue: Some(ctx.requeue_dependency.min(Duration::from_secs(5))),
+        ..failure(Reason::ArtifactFailed, why)
+    };
+    let found = api
+        .get_opt(name)
+        .await
+        .map_err(|e| failure(Reason::ArtifactFailed, e.to_string()))?
+        .ok_or_else(|| waiting(format!("OCIRepository '{ns}/{name}' not found")))?;
+    let artifact = found
+        .data
+        .pointer("/status/artifact")
+        .cloned()
+        .ok_or_else(|| waiting(format!("OCIRepository '{ns}/{name}' has no artifact yet")))?;
+    Ok((String::new(), artifact))
 }
 
 /// `valuesFrom` then `values`, merged in order as Flux does.
@@ -1018,7 +1085,9 @@ async fn run(
     let me = serde_json::to_value(object).unwrap_or_default();
     dependencies(ctx, &namespace, spec, &me).await?;
     let (chart_ref, artifact) = chart_artifact(ctx, object, spec).await?;
-    status.insert("helmChart".into(), json!(chart_ref));
+    if !chart_ref.is_empty() {
+        status.insert("helmChart".into(), json!(chart_ref));
+    }
     let path = ctx
         .storage
         .local(artifact["path"].as_str().unwrap_or_default());

@@ -381,16 +381,21 @@ async fn source(ctx: &Context, namespace: &str, spec: &Value) -> Result<Value, F
             ),
         ));
     }
-    if kind != "GitRepository" {
-        return Err(Failure {
-            terminal: true,
-            ..failure(
-                Reason::ArtifactFailed,
-                format!("source kind {kind} is not supported yet (only GitRepository)"),
-            )
-        });
-    }
-    let resource = weir_source::git_repository::resource();
+    let resource = match kind {
+        "GitRepository" => weir_source::git_repository::resource(),
+        "OCIRepository" => weir_source::oci_repository::resource(),
+        _ => {
+            return Err(Failure {
+                terminal: true,
+                ..failure(
+                    Reason::ArtifactFailed,
+                    format!(
+                        "source kind {kind} is not supported yet (GitRepository and OCIRepository are)"
+                    ),
+                )
+            });
+        }
+    };
     // The watch's copy when it has one; the API server otherwise (the cache is still filling,
     // or the source was just created).
     let cached = ctx.sources.as_ref().and_then(|store| {

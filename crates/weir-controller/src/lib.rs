@@ -390,6 +390,9 @@ pub async fn run(
         ks_res.clone(),
     );
     let store = ks_controller.store();
+    let oci_ks_store = ks_controller.store();
+    let oci_ks_map = ks_res.clone();
+    let oci_res = weir_source::oci_repository::resource();
     let ks_res_map = ks_res.clone();
     let ks_res_events = ks_res.clone();
     let ks_recorder = telemetry.clone();
@@ -440,6 +443,23 @@ pub async fn run(
                     .collect::<Vec<_>>()
             },
             git_res.clone(),
+        )
+        .watches_with(
+            api(&client, namespace, &oci_res),
+            oci_res.clone(),
+            watcher::Config::default(),
+            move |source: DynamicObject| {
+                let revision = source.data.pointer("/status/artifact/revision").cloned();
+                dependents(&oci_ks_store, &oci_ks_map, &source, |ks, ns, name| {
+                    let spec = &ks.data["spec"]["sourceRef"];
+                    spec["kind"] == "OCIRepository"
+                        && spec["name"] == name
+                        && spec["namespace"]
+                            .as_str()
+                            .map_or(ks.namespace().as_deref() == Some(ns), |n| n == ns)
+                        && ks.data.pointer("/status/lastAttemptedRevision") != revision.as_ref()
+                })
+            },
         )
         .with_config(concurrency)
         .graceful_shutdown_on(stopped())
@@ -600,6 +620,37 @@ fn helm_sources(
     )
     .for_each(|_| async {});
 
+    let oci_res = weir_source::oci_repository::resource();
+    let oci_events = oci_res.clone();
+    let oci_telemetry = telemetry.clone();
+    let oci_sources = Controller::new_with(
+        api(client, namespace, &oci_res),
+        watcher::Config::default(),
+        oci_res.clone(),
+    )
+    .with_config(concurrency.clone())
+    .graceful_shutdown_on(stopped_again())
+    .run(
+        move |object: Arc<DynamicObject>, ctx: Arc<git_repository::Context>| {
+            let telemetry = oci_telemetry.clone();
+            let resource = oci_events.clone();
+            async move {
+                let started = std::time::Instant::now();
+                let outcome = weir_source::oci_repository::reconcile(&ctx, &object).await?;
+                telemetry
+                    .record(&object, &resource, &outcome, started.elapsed())
+                    .await;
+                Ok::<_, ReconcileError>(action(&outcome))
+            }
+        },
+        |_object, error, _ctx| {
+            warn!(%error, "OCIRepository reconcile failed");
+            Action::requeue(Duration::from_secs(5))
+        },
+        Arc::clone(&ctx),
+    )
+    .for_each(|_| async {});
+
     let chart_res = weir_source::helm_chart::resource();
     let chart_controller = Controller::new_with(
         api(client, namespace, &chart_res),
@@ -657,7 +708,7 @@ fn helm_sources(
         )
         .for_each(|_| async {});
     async move {
-        tokio::join!(repositories, charts);
+        tokio::join!(repositories, charts, oci_sources);
     }
     .boxed()
 }
@@ -678,7 +729,10 @@ fn helm_releases(
         hr_res.clone(),
     );
     let store = hr_controller.store();
+    let oci_store = hr_controller.store();
     let hr_map = hr_res.clone();
+    let oci_map = hr_res.clone();
+    let oci_res = weir_source::oci_repository::resource();
     let chart_res = weir_source::helm_chart::resource();
     let hr_events = hr_res.clone();
     let hr_telemetry = telemetry.clone();
@@ -693,6 +747,21 @@ fn helm_releases(
                     hr.data["status"]["helmChart"] == format!("{ns}/{name}").as_str()
                         && hr.data["status"]["history"][0]["chartVersion"]
                             != revision.clone().unwrap_or_default()
+                })
+            },
+        )
+        .watches_with(
+            api(client, namespace, &oci_res),
+            oci_res.clone(),
+            watcher::Config::default(),
+            move |source: DynamicObject| {
+                dependents(&oci_store, &oci_map, &source, |hr, ns, name| {
+                    let chart_ref = &hr.data["spec"]["chartRef"];
+                    chart_ref["kind"] == "OCIRepository"
+                        && chart_ref["name"] == name
+                        && chart_ref["namespace"]
+                            .as_str()
+                            .map_or(hr.namespace().as_deref() == Some(ns), |n| n == ns)
                 })
             },
         )

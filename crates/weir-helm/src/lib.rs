@@ -550,7 +550,10 @@ mod tests {
                 "templates/cm.yaml".into(),
                 "kind: ConfigMap\nreplicas: {{ .Values.replicas }}\n".into(),
             )],
-            files: std::sync::Arc::new(vec![("values.schema.json".into(), schema.to_string().into_bytes())]),
+            files: std::sync::Arc::new(vec![(
+                "values.schema.json".into(),
+                schema.to_string().into_bytes(),
+            )]),
             ..Chart::default()
         }
     }

@@ -549,6 +549,7 @@ mod tests {
             "GitRepository",
             "HelmRepository",
             "HelmChart",
+            "OCIRepository",
             "Kustomization",
             "HelmRelease",
             "Receiver",

@@ -378,8 +378,6 @@ impl Job<'_> {
     /// `oci` HelmRepository (`oci://host/path`, the chart at `host/path/<chart>`): tags listed,
     /// the chart layer pulled, with the repository's basic auth, CA and `insecure` (plain HTTP).
     async fn pull_from_registry(&self) -> Result<Produced, Failure> {
-        use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
-        use oci_client::secrets::RegistryAuth;
         let chart = self.chart_name().to_owned();
         let constraint = text(self.spec, "/version").unwrap_or("*").to_owned();
         let repo_spec = self.source.data.get("spec").cloned().unwrap_or_default();
@@ -407,39 +405,16 @@ impl Job<'_> {
                 format!("invalid chart reference '{name}': {e}"),
             )
         })?;
-        let mut auth = RegistryAuth::Anonymous;
-        let mut config = ClientConfig::default();
-        if repo_spec["insecure"] == true {
-            config.protocol = ClientProtocol::Http;
-        }
-        if let Some(secret) = text(&repo_spec, "/secretRef/name") {
-            let data =
-                helm_repository::secret_data(&self.ctx.client, self.namespace, secret).await?;
-            let get = |k: &str| data.get(k).map(|v| String::from_utf8_lossy(v).into_owned());
-            if let (Some(user), Some(pass)) = (get("username"), get("password")) {
-                auth = RegistryAuth::Basic(user, pass);
-            }
-        }
-        if let Some(secret) = text(&repo_spec, "/certSecretRef/name") {
-            let data =
-                helm_repository::secret_data(&self.ctx.client, self.namespace, secret).await?;
-            if let Some(ca) = data.get("ca.crt") {
-                config.extra_root_certificates.push(Certificate {
-                    encoding: CertificateEncoding::Pem,
-                    data: ca.clone(),
-                });
-            }
-        }
-        let client = oci_client::Client::new(config);
+        let registry = crate::oci::registry(
+            &self.ctx.client,
+            self.namespace,
+            &repo_spec,
+            reference.registry(),
+        )
+        .await?;
+        let (client, auth) = (registry.client, registry.auth);
         let describe = |e: oci_client::errors::OciDistributionError| {
-            let text = e.to_string();
-            let reason =
-                if text.contains("401") || text.to_ascii_lowercase().contains("unauthorized") {
-                    Reason::AuthenticationFailed
-                } else {
-                    Reason::ChartPullFailed
-                };
-            (reason, format!("failed to pull '{name}': {text}"))
+            crate::oci::failure(&name, Reason::ChartPullFailed, &e)
         };
         let tags = client
             .list_tags(&reference, &auth, None, None)

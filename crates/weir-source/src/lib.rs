@@ -9,6 +9,8 @@ pub mod git_repository;
 pub mod helm_chart;
 pub mod helm_index;
 pub mod helm_repository;
+mod oci;
+pub mod oci_repository;
 pub mod reconcile;
 pub mod storage;
 

@@ -16,7 +16,7 @@ use crate::schema::{Schema, array, condition, int64, local_ref, object, string, 
 pub use helm::{HELM_RELEASE_DEPENDENCY_KINDS, helm_release};
 pub use kustomize::kustomization;
 pub use notification::{RECEIVER_TYPES, receiver};
-pub use source::{git_repository, helm_chart, helm_repository};
+pub use source::{git_repository, helm_chart, helm_repository, oci_repository};
 
 /// Names and presentation of one CRD.
 struct Names<'a> {
@@ -233,6 +233,7 @@ pub fn all() -> Vec<Value> {
         git_repository(),
         helm_repository(),
         helm_chart(),
+        oci_repository(),
         kustomization(),
         helm_release(),
         receiver(),
@@ -329,6 +330,11 @@ mod tests {
             ),
             ("helmcharts.source.toolkit.fluxcd.io", "HelmChart", "v1"),
             (
+                "ocirepositories.source.toolkit.fluxcd.io",
+                "OCIRepository",
+                "v1",
+            ),
+            (
                 "kustomizations.kustomize.toolkit.fluxcd.io",
                 "Kustomization",
                 "v1",
@@ -341,6 +347,23 @@ mod tests {
             .map(|(n, k, v)| ((*n).to_owned(), (*k).to_owned(), (*v).to_owned()))
             .collect();
         assert_eq!(served, expected);
+    }
+
+    #[test]
+    fn oci_repository_has_flux_names_columns_and_url_pattern() {
+        let crd = oci_repository();
+        assert_eq!(crd["spec"]["names"]["shortNames"], json!(["ocirepo"]));
+        let version = &crd["spec"]["versions"][0];
+        let columns: Vec<&str> = version["additionalPrinterColumns"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c["name"].as_str())
+            .collect();
+        assert_eq!(columns, ["URL", "Age", "Ready", "Status"]);
+        let spec = &version["schema"]["openAPIV3Schema"]["properties"]["spec"];
+        assert_eq!(spec["properties"]["url"]["pattern"], "^oci://.*$");
+        assert_eq!(spec["required"], json!(["interval", "url"]));
     }
 
     #[test]

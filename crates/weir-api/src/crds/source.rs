@@ -1,4 +1,4 @@
-//! `source.toolkit.fluxcd.io`: GitRepository, HelmRepository, HelmChart.
+//! `source.toolkit.fluxcd.io`: GitRepository, HelmRepository, HelmChart, OCIRepository.
 
 use serde_json::{Value, json};
 
@@ -335,6 +335,126 @@ pub fn helm_chart() -> Value {
             ("Source Kind", "string", ".spec.sourceRef.kind"),
             ("Source Name", "string", ".spec.sourceRef.name"),
         ]),
+        spec,
+        status,
+    )
+}
+
+/// `source.toolkit.fluxcd.io/v1` OCIRepository: one layer of an OCI artifact in a container
+/// registry (Kubernetes manifests, or a Helm chart a HelmRelease's `chartRef` names).
+pub fn oci_repository() -> Value {
+    let reference = object()
+        .describe("Which artifact to pull: digest, then semver, then tag (default latest).")
+        .field(
+            "digest",
+            string().describe("Digest to pull, sha256:<hex>; wins over the others."),
+        )
+        .field(
+            "semver",
+            string().describe("Semver range over the tags; the newest in it is pulled."),
+        )
+        .field(
+            "semverFilter",
+            string().describe("Regular expression the tags in the semver range must match."),
+        )
+        .field("tag", string().describe("Tag to pull (default latest)."));
+    let layer_selector = object()
+        .describe("Which layer of the artifact to keep (default the first) and how.")
+        .field(
+            "mediaType",
+            string().describe("Media type of the layer; the first layer of this type is kept."),
+        )
+        .field(
+            "operation",
+            string()
+                .enumerate(&["extract", "copy"])
+                .describe("extract (default) the layer's tarball, or copy it as it is."),
+        );
+    let verify = chart_verification(true)
+        .describe("Verify the artifact's signature.")
+        .field(
+            "trustedRootSecretRef",
+            local_ref("Secret with a Sigstore trusted_root.json, for self-hosted Sigstore."),
+        );
+    let spec = object()
+        .describe("Which OCI artifact to pull and how often.")
+        .field(
+            "certSecretRef",
+            local_ref("Secret with TLS material: ca.crt, and tls.crt/tls.key for mTLS."),
+        )
+        .field(
+            "ignore",
+            string().describe("Extra .sourceignore patterns; they replace the default exclusions."),
+        )
+        .field(
+            "insecure",
+            boolean().describe("Allow plain HTTP to the registry."),
+        )
+        .field(
+            "interval",
+            duration(true).describe("How often to check the registry."),
+        )
+        .field("layerSelector", layer_selector.clone())
+        .field(
+            "provider",
+            string()
+                .enumerate(&["generic", "aws", "azure", "gcp"])
+                .default(json!("generic"))
+                .describe("Registry authentication provider (generic uses secretRef)."),
+        )
+        .field(
+            "proxySecretRef",
+            local_ref("Secret with the proxy address and credentials."),
+        )
+        .field("ref", reference)
+        .field(
+            "secretRef",
+            local_ref("Secret of type kubernetes.io/dockerconfigjson with registry credentials."),
+        )
+        .field(
+            "serviceAccountName",
+            string().describe("Service account whose image pull secrets authenticate the pull."),
+        )
+        .field("suspend", boolean().describe("Stop reconciling."))
+        .field(
+            "timeout",
+            duration(false)
+                .default(json!("60s"))
+                .describe("Timeout of registry operations."),
+        )
+        .field(
+            "url",
+            string()
+                .pattern("^oci://.*$")
+                .describe("Repository URL: oci://<host>/<path>."),
+        )
+        .field("verify", verify)
+        .required(&["interval", "url"]);
+    let status = common_status()
+        .field("artifact", artifact())
+        .field(
+            "observedIgnore",
+            string().describe("The ignore patterns of the current artifact."),
+        )
+        .field(
+            "observedLayerSelector",
+            layer_selector.describe("The layer selector of the current artifact."),
+        )
+        .field(
+            "url",
+            string().describe("Where the last artifact is served."),
+        );
+    definition(
+        &Names {
+            group: "source.toolkit.fluxcd.io",
+            version: "v1",
+            kind: "OCIRepository",
+            plural: "ocirepositories",
+            singular: "ocirepository",
+            short_names: &["ocirepo"],
+            categories: &["all", "fluxcd", "fluxcd-sources"],
+        },
+        columns(&[("URL", "string", ".spec.url")]),
         spec,
         status,
     )

@@ -217,6 +217,44 @@ spec:
     kind: GitRepository
     name: podinfo
 ---
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: OCIRepository
+metadata:
+  name: podinfo
+spec:
+  interval: 5m0s
+  url: oci://ghcr.io/stefanprodan/manifests/podinfo
+  ref:
+    tag: latest
+---
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: OCIRepository
+metadata:
+  name: podinfo-rc
+spec:
+  interval: 5m0s
+  url: oci://ghcr.io/stefanprodan/manifests/podinfo
+  ref:
+    # SemVer comparisons using constraints without a prerelease comparator will skip prerelease versions.
+    # Adding a `-0` suffix to the semver range will include prerelease versions.
+    semver: ">= 6.1.x-0"
+    semverFilter: ".*-rc.*"
+---
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: OCIRepository
+metadata:
+  name: podinfo-sigstore
+spec:
+  interval: 5m
+  url: oci://registry.example.com/manifests/podinfo
+  verify:
+    provider: cosign
+    trustedRootSecretRef:
+      name: sigstore-trusted-root
+    matchOIDCIdentity:
+      - issuer: "^https://oidc-issuer.example.com$"
+        subject: "^https://ci.example.com/.*$"
+---
 apiVersion: helm.toolkit.fluxcd.io/v2
 kind: HelmRelease
 metadata:
@@ -421,6 +459,18 @@ async fn flux_examples_are_accepted_unchanged_with_flux_defaults() -> TestResult
     let chart = api(&env, "HelmChart").get("from-git").await?;
     assert_eq!(chart.data["spec"]["version"], "*");
     assert_eq!(chart.data["spec"]["reconcileStrategy"], "ChartVersion");
+    let oci = api(&env, "OCIRepository");
+    let podinfo = oci.get("podinfo").await?;
+    assert_eq!(podinfo.data["spec"]["provider"], "generic");
+    assert_eq!(podinfo.data["spec"]["timeout"], "60s");
+    assert_eq!(podinfo.data["spec"]["ref"]["tag"], "latest");
+    let rc = oci.get("podinfo-rc").await?;
+    assert_eq!(rc.data["spec"]["ref"]["semverFilter"], ".*-rc.*");
+    let signed = oci.get("podinfo-sigstore").await?;
+    assert_eq!(
+        signed.data["spec"]["verify"]["trustedRootSecretRef"]["name"],
+        "sigstore-trusted-root"
+    );
     let releases = api(&env, "HelmRelease");
     let podinfo = releases.get("podinfo").await?;
     assert_eq!(podinfo.data["status"]["observedGeneration"], -1);
@@ -525,6 +575,18 @@ async fn what_flux_refuses_is_refused_with_its_message() -> TestResult {
                 "apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata: {{name: kind, namespace: {ns}}}\nspec: {{url: 'https://x', type: git}}\n"
             ),
             "spec.type".to_owned(),
+        ),
+        (
+            format!(
+                "apiVersion: source.toolkit.fluxcd.io/v1\nkind: OCIRepository\nmetadata: {{name: scheme, namespace: {ns}}}\nspec: {{interval: 1m, url: 'ghcr.io/stefanprodan/manifests/podinfo'}}\n"
+            ),
+            "spec.url".to_owned(),
+        ),
+        (
+            format!(
+                "apiVersion: source.toolkit.fluxcd.io/v1\nkind: OCIRepository\nmetadata: {{name: layer, namespace: {ns}}}\nspec: {{interval: 1m, url: 'oci://x/y', layerSelector: {{operation: unpack}}}}\n"
+            ),
+            "spec.layerSelector.operation".to_owned(),
         ),
         (
             format!(

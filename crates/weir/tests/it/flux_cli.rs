@@ -368,12 +368,12 @@ async fn helm_kinds_with_get_reconcile_suspend_resume_events_and_tree() -> TestR
         ]
     );
 
-    // A chartRef to a kind Weir does not serve: said so, nothing reconciled.
+    // A chartRef to an OCIRepository that does not exist: named, nothing reconciled.
     let before = handled().len();
     let (ok, _, err) = weir(&["reconcile", "helmrelease", "from-oci", "--with-source"])?;
     assert!(!ok);
     assert!(
-        err.contains("cannot reconcile source of kind OCIRepository"),
+        err.contains("OCIRepository '") && err.contains("not found"),
         "{err}"
     );
     assert_eq!(handled().len(), before);

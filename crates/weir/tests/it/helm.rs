@@ -911,6 +911,117 @@ async fn charts_from_an_oci_registry_with_basic_auth() -> TestResult {
         message(&fleet, "fromoci-config").await.as_deref(),
         Some("oci-old")
     );
+
+    // OCIRepository: the chart layer copied, for a HelmRelease's chartRef; credentials from a
+    // Docker config Secret, as Flux expects them.
+    let b64 = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            fleet.server.username(),
+            fleet.server.password()
+        ))
+    };
+    let docker: Secret = serde_json::from_value(json!({ "metadata": { "name": "docker" },
+        "type": "kubernetes.io/dockerconfigjson",
+        "stringData": { ".dockerconfigjson": json!({ "auths": { host.clone(): { "auth": b64 } } }).to_string() } }))?;
+    secrets.create(&PostParams::default(), &docker).await?;
+    let oci_repos = Api::<DynamicObject>::namespaced_with(
+        fleet.env.client.clone(),
+        fleet.env.namespace(),
+        &resource(
+            "source.toolkit.fluxcd.io",
+            "OCIRepository",
+            "ocirepositories",
+        ),
+    );
+    create(&oci_repos, json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "OCIRepository",
+        "metadata": { "name": "demo-chart" },
+        "spec": { "interval": "1h", "url": format!("oci://{host}/charts/demo"),
+            "ref": { "semver": "1.x" },
+            "layerSelector": { "mediaType": "application/vnd.cncf.helm.chart.content.v1.tar+gzip", "operation": "copy" },
+            "secretRef": { "name": "docker" }, "certSecretRef": { "name": "registry" } },
+    })).await?;
+    let pulled = wait_for(&oci_repos, "demo-chart", WAIT, |o| is(o, "Ready", "True")).await?;
+    assert!(
+        pulled.data["status"]["artifact"]["revision"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("1.1.0@sha256:")),
+        "{}",
+        pulled.data["status"]
+    );
+    create(&hr, json!({
+        "apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+        "metadata": { "name": "viaref" },
+        "spec": { "interval": "1h", "chartRef": { "kind": "OCIRepository", "name": "demo-chart" } },
+    })).await?;
+    let viaref = wait_for(&hr, "viaref", WAIT, |o| released_version(o, 1)).await?;
+    assert_eq!(viaref.data["status"]["history"][0]["chartVersion"], "1.1.0");
+    assert_eq!(
+        message(&fleet, "viaref-config").await.as_deref(),
+        Some("oci-new")
+    );
+
+    // OCIRepository extracted, for a Kustomization: plain manifests inside the pushed archive.
+    let dir = work.path().join("src-manifests/manifests");
+    std::fs::create_dir_all(dir.join("templates"))?;
+    std::fs::write(
+        dir.join("Chart.yaml"),
+        "apiVersion: v2\nname: manifests\nversion: 1.0.0\n",
+    )?;
+    std::fs::write(
+        dir.join("templates/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-oci\ndata:\n  message: from an OCI artifact\n",
+    )?;
+    let out = work.path().join("out");
+    helm.run(&[
+        "package",
+        &dir.display().to_string(),
+        "-d",
+        &out.display().to_string(),
+    ])?;
+    let tgz = out.join("manifests-1.0.0.tgz").display().to_string();
+    helm.run(&[
+        "push",
+        &tgz,
+        &format!("oci://{host}/charts"),
+        "--ca-file",
+        &ca,
+    ])?;
+    create(&oci_repos, json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "OCIRepository",
+        "metadata": { "name": "manifests" },
+        "spec": { "interval": "1h", "url": format!("oci://{host}/charts/manifests"),
+            "ref": { "tag": "1.0.0" },
+            "layerSelector": { "mediaType": "application/vnd.cncf.helm.chart.content.v1.tar+gzip" },
+            "secretRef": { "name": "registry" }, "certSecretRef": { "name": "registry" } },
+    })).await?;
+    let ks = Api::<DynamicObject>::namespaced_with(
+        fleet.env.client.clone(),
+        fleet.env.namespace(),
+        &resource(
+            "kustomize.toolkit.fluxcd.io",
+            "Kustomization",
+            "kustomizations",
+        ),
+    );
+    create(
+        &ks,
+        json!({
+            "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+            "metadata": { "name": "from-oci" },
+            "spec": { "interval": "1h", "path": "./manifests/templates", "prune": true,
+                "targetNamespace": fleet.env.namespace(),
+                "sourceRef": { "kind": "OCIRepository", "name": "manifests" } },
+        }),
+    )
+    .await?;
+    wait_for(&ks, "from-oci", WAIT, |o| is(o, "Ready", "True")).await?;
+    assert_eq!(
+        message(&fleet, "from-oci").await.as_deref(),
+        Some("from an OCI artifact")
+    );
     Ok(())
 }
 

@@ -24,6 +24,7 @@ enum Kind {
     GitRepository,
     HelmRepository,
     HelmChart,
+    OCIRepository,
     Kustomization,
     HelmRelease,
     Receiver,
@@ -31,7 +32,8 @@ enum Kind {
 
 impl Kind {
     /// Every kind, in the order `weir get all` prints them (Flux's: sources first).
-    const ALL: [Kind; 6] = [
+    const ALL: [Kind; 7] = [
+        Kind::OCIRepository,
         Kind::GitRepository,
         Kind::HelmRepository,
         Kind::HelmChart,
@@ -40,14 +42,20 @@ impl Kind {
         Kind::Receiver,
     ];
 
-    /// The sources, in `weir get sources all` order.
-    const SOURCES: [Kind; 3] = [Kind::GitRepository, Kind::HelmRepository, Kind::HelmChart];
+    /// The sources, in `weir get sources all` order (Flux's: OCIRepositories first).
+    const SOURCES: [Kind; 4] = [
+        Kind::OCIRepository,
+        Kind::GitRepository,
+        Kind::HelmRepository,
+        Kind::HelmChart,
+    ];
 
     fn name(self) -> &'static str {
         match self {
             Kind::GitRepository => "GitRepository",
             Kind::HelmRepository => "HelmRepository",
             Kind::HelmChart => "HelmChart",
+            Kind::OCIRepository => "OCIRepository",
             Kind::Kustomization => "Kustomization",
             Kind::HelmRelease => "HelmRelease",
             Kind::Receiver => "Receiver",
@@ -61,6 +69,7 @@ impl Kind {
             Kind::GitRepository => ("source.toolkit.fluxcd.io", "v1", "gitrepositories"),
             Kind::HelmRepository => ("source.toolkit.fluxcd.io", "v1", "helmrepositories"),
             Kind::HelmChart => ("source.toolkit.fluxcd.io", "v1", "helmcharts"),
+            Kind::OCIRepository => ("source.toolkit.fluxcd.io", "v1", "ocirepositories"),
             Kind::Kustomization => ("kustomize.toolkit.fluxcd.io", "v1", "kustomizations"),
             Kind::HelmRelease => ("helm.toolkit.fluxcd.io", "v2", "helmreleases"),
             Kind::Receiver => ("notification.toolkit.fluxcd.io", "v1", "receivers"),
@@ -87,7 +96,7 @@ impl Kind {
     fn revision(self, object: &DynamicObject) -> Option<String> {
         let text = |pointer: &str| object.data.pointer(pointer).and_then(Value::as_str);
         let revision = match self {
-            Kind::GitRepository | Kind::HelmRepository | Kind::HelmChart => {
+            Kind::GitRepository | Kind::HelmRepository | Kind::HelmChart | Kind::OCIRepository => {
                 text("/status/artifact/revision")
             }
             Kind::Kustomization => text("/status/lastAppliedRevision"),

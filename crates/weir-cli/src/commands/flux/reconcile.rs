@@ -131,7 +131,10 @@ async fn reconcile_one(conn: &Connection, request: &Request<'_>) -> Result<(), H
 
 fn report(kind: Kind, object: &DynamicObject) {
     match (kind, kind.revision(object)) {
-        (Kind::GitRepository | Kind::HelmRepository | Kind::HelmChart, Some(revision)) => {
+        (
+            Kind::GitRepository | Kind::HelmRepository | Kind::HelmChart | Kind::OCIRepository,
+            Some(revision),
+        ) => {
             eprintln!("✔ fetched revision {revision}");
         }
         (_, Some(revision)) => eprintln!("✔ applied revision {revision}"),
@@ -148,6 +151,11 @@ fn namespace_of(reference: &Value, referrer: &str) -> String {
         .to_owned()
 }
 
+/// The source kind a `sourceRef` or `chartRef` names, if Weir serves it.
+fn source_kind(kind: &str) -> Option<Kind> {
+    Kind::SOURCES.into_iter().find(|k| k.name() == kind)
+}
+
 /// Reconciles the source `reference` (`{kind, name, namespace?}`) of an object in
 /// `namespace`.
 async fn reconcile_source(
@@ -156,18 +164,15 @@ async fn reconcile_source(
     namespace: &str,
     timeout: u64,
 ) -> Result<(), Hinted> {
-    let kind = match reference["kind"].as_str().unwrap_or_default() {
-        "GitRepository" => Kind::GitRepository,
-        "HelmRepository" => Kind::HelmRepository,
-        "HelmChart" => Kind::HelmChart,
-        other => {
-            return Err(Hinted {
-                error: anyhow!("cannot reconcile source of kind {other}"),
-                hint: Some(
-                    "Weir serves GitRepository, HelmRepository and HelmChart sources".into(),
-                ),
-            });
-        }
+    let named = reference["kind"].as_str().unwrap_or_default();
+    let Some(kind) = source_kind(named) else {
+        return Err(Hinted {
+            error: anyhow!("cannot reconcile source of kind {named}"),
+            hint: Some(
+                "Weir serves GitRepository, HelmRepository, HelmChart and OCIRepository sources"
+                    .into(),
+            ),
+        });
     };
     let namespace = namespace_of(reference, namespace);
     let name = reference["name"].as_str().unwrap_or_default();
@@ -226,6 +231,9 @@ pub(crate) async fn reconcile(
         ReconcileCommand::Source(ReconcileSource::Chart(c)) => {
             reconcile_chart(&conn, &request(Kind::HelmChart, &c.target), c.with_source).await
         }
+        ReconcileCommand::Source(ReconcileSource::Oci(t)) => {
+            reconcile_one(&conn, &request(Kind::OCIRepository, t)).await
+        }
         ReconcileCommand::Receiver(t) => reconcile_one(&conn, &request(Kind::Receiver, t)).await,
         ReconcileCommand::Kustomization(k) => {
             if k.with_source {
@@ -241,6 +249,7 @@ pub(crate) async fn reconcile(
                 let hr = read(&conn, Kind::HelmRelease, ns, name).await?;
                 let spec = &hr.data["spec"];
                 if spec["chartRef"].is_object() {
+                    // A HelmChart (after its own source) or an OCIRepository, as Flux does.
                     reconcile_source(&conn, &spec["chartRef"], ns, h.target.timeout).await?;
                 } else {
                     // spec.chart: the HelmChart Flux names `<namespace>-<name>`, in the
@@ -279,6 +288,7 @@ pub(crate) async fn suspend(
         TargetCommand::Source(SourceTarget::Git(t)) => (Kind::GitRepository, t),
         TargetCommand::Source(SourceTarget::Helm(t)) => (Kind::HelmRepository, t),
         TargetCommand::Source(SourceTarget::Chart(t)) => (Kind::HelmChart, t),
+        TargetCommand::Source(SourceTarget::Oci(t)) => (Kind::OCIRepository, t),
         TargetCommand::Kustomization(t) => (Kind::Kustomization, t),
         TargetCommand::HelmRelease(t) => (Kind::HelmRelease, t),
         TargetCommand::Receiver(t) => (Kind::Receiver, t),
@@ -299,4 +309,20 @@ pub(crate) async fn suspend(
     }
     eprintln!("► {what} resumed");
     reconcile_one(&conn, &request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_served_source_kind_can_be_reconciled_first() {
+        // A HelmRelease's chartRef to an OCIRepository reconciles the OCIRepository first.
+        assert_eq!(source_kind("OCIRepository"), Some(Kind::OCIRepository));
+        assert_eq!(source_kind("HelmChart"), Some(Kind::HelmChart));
+        assert_eq!(source_kind("GitRepository"), Some(Kind::GitRepository));
+        assert_eq!(source_kind("HelmRepository"), Some(Kind::HelmRepository));
+        assert_eq!(source_kind("ExternalArtifact"), None);
+        assert_eq!(source_kind("Kustomization"), None);
+    }
 }
