@@ -155,12 +155,23 @@ impl<'a> Lexer<'a> {
     fn run(mut self) -> Result<Vec<(Tok, Pos)>, Error> {
         loop {
             let start = self.pos();
-            let mut text = String::new();
-            while self.i < self.chars.len() && !self.starts("{{") {
-                if let Some(c) = self.bump() {
-                    text.push(c);
+            // The text up to the next `{{`, taken in one go.
+            let rest = &self.chars[self.i..];
+            let n = rest
+                .windows(2)
+                .position(|w| w == ['{', '{'])
+                .unwrap_or(rest.len());
+            let mut text = String::with_capacity(n);
+            for &c in &rest[..n] {
+                text.push(c);
+                if c == '\n' {
+                    self.line += 1;
+                    self.col = 0;
+                } else {
+                    self.col += c.len_utf8();
                 }
             }
+            self.i += n;
             if self.i >= self.chars.len() {
                 if !text.is_empty() {
                     self.out.push((Tok::Text(text), start));
