@@ -125,6 +125,9 @@ struct Done {
 
 /// Where a release is and what it is made of.
 struct Plan {
+    /// The cluster released to, where the release records are stored too (the controller's,
+    /// an impersonated identity's, or the one of `spec.kubeConfig`).
+    client: kube::Client,
     name: String,
     namespace: String,
     storage_namespace: String,
@@ -810,31 +813,43 @@ fn config_digest(values: &Value) -> String {
 
 /// The apply manager for a release: field manager `helm-controller`, objects without a
 /// namespace put in the release namespace, and `spec.serviceAccountName` impersonated.
-fn manager_for(
+async fn manager_for(
     ctx: &Context,
     namespace: &str,
     spec: &Value,
     target: &str,
-) -> Result<Arc<Manager>, Failure> {
-    if spec["kubeConfig"].is_object() {
+) -> Result<(Arc<Manager>, kube::Client), Failure> {
+    if spec["kubeConfig"]["configMapRef"].is_object() {
         return Err(Failure {
             terminal: true,
             ..failure(
                 Reason::Unsupported,
-                "spec.kubeConfig is not supported by Weir yet for HelmReleases",
+                "spec.kubeConfig.configMapRef (cloud providers) is not supported by Weir yet; use spec.kubeConfig.secretRef",
             )
         });
     }
-    let client = match text(spec, "/serviceAccountName") {
-        Some(account) => {
-            let mut config = ctx.config.clone().ok_or_else(|| {
-                failure(
-                    Reason::InitFailed,
-                    "spec.serviceAccountName needs the controller's own kubeconfig",
-                )
-            })?;
-            config.auth_info.impersonate =
-                Some(format!("system:serviceaccount:{namespace}:{account}"));
+    let account = text(spec, "/serviceAccountName");
+    let config = match text(spec, "/kubeConfig/secretRef/name") {
+        Some(secret) => Some(
+            crate::kustomization::remote_config(&ctx.client, namespace, spec, secret)
+                .await
+                .map(|(config, _)| config)
+                .map_err(|why| failure(Reason::InitFailed, why))?,
+        ),
+        None if account.is_some() => Some(ctx.config.clone().ok_or_else(|| {
+            failure(
+                Reason::InitFailed,
+                "spec.serviceAccountName needs the controller's own kubeconfig",
+            )
+        })?),
+        None => None,
+    };
+    let client = match config {
+        Some(mut config) => {
+            if let Some(account) = account {
+                config.auth_info.impersonate =
+                    Some(format!("system:serviceaccount:{namespace}:{account}"));
+            }
             kube::Client::try_from(config)
                 .map_err(|e| failure(Reason::InitFailed, e.to_string()))?
         }
@@ -849,7 +864,7 @@ fn manager_for(
             name: "helm".into(),
             operation: "Apply".into(),
         });
-    Ok(Arc::new(Manager::new(client, options)))
+    Ok((Arc::new(Manager::new(client.clone(), options)), client))
 }
 
 /// The releases named `name` in `namespace`, oldest first.
@@ -1107,8 +1122,10 @@ async fn run(
     let timeout = text(spec, "/timeout")
         .and_then(weir_api::duration::parse)
         .unwrap_or(Duration::from_secs(300));
+    let (manager, client) = manager_for(ctx, &namespace, spec, &target).await?;
     let plan = Plan {
-        manager: manager_for(ctx, &namespace, spec, &target)?,
+        manager,
+        client,
         config_digest: config_digest(&values),
         name,
         namespace: target,
@@ -1126,7 +1143,7 @@ async fn run(
         "lastAttemptedConfigDigest".into(),
         json!(plan.config_digest),
     );
-    let mut releases = history(&ctx.client, &plan.storage_namespace, &plan.name).await?;
+    let mut releases = history(&plan.client, &plan.storage_namespace, &plan.name).await?;
     // A release left pending by an interrupted operation (a crash, a lost leader) blocks Helm
     // for good; Weir marks it failed and goes on.
     if let Some(last) = releases.last_mut() {
@@ -1135,7 +1152,7 @@ async fn run(
             let description =
                 format!("Weir recovered this release left {state} by an interrupted operation");
             rel::set_status(last, helm_status::FAILED, &description);
-            store(&ctx.client, &plan.storage_namespace, last, true).await?;
+            store(&plan.client, &plan.storage_namespace, last, true).await?;
             info!(release = %plan.name, %state, "recovered a pending release");
         }
     }
@@ -1180,7 +1197,7 @@ async fn run(
                     || spec["install"]["remediation"]["remediateLastFailure"] == true;
                 if remediate
                     && let Some(failed_release) =
-                        history(&ctx.client, &plan.storage_namespace, &plan.name)
+                        history(&plan.client, &plan.storage_namespace, &plan.name)
                             .await?
                             .last()
                 {
@@ -1276,7 +1293,7 @@ async fn run(
             let remediate =
                 retries != 0 || spec["upgrade"]["remediation"]["remediateLastFailure"] == true;
             if remediate && strategy == "rollback" {
-                match rollback(ctx, &plan, &current, next + 1).await {
+                match rollback(&plan, &current, next + 1).await {
                     Ok(rolled) => {
                         record(status, &rolled, &history_digest.unwrap_or_default());
                         failed.remediated = Some(format!(
@@ -1305,7 +1322,7 @@ async fn run(
             } else if remediate && strategy == "uninstall" {
                 // Uninstall remediation: the release's objects and history removed (history
                 // kept with `uninstall.keepHistory`); the next attempt installs afresh.
-                let releases = history(&ctx.client, &plan.storage_namespace, &plan.name).await?;
+                let releases = history(&plan.client, &plan.storage_namespace, &plan.name).await?;
                 let mut removed = Ok(());
                 if let Some(last) = releases.last() {
                     removed = remove_objects(&plan, last).await;
@@ -1313,7 +1330,7 @@ async fn run(
                 removed = removed.and(remove_objects(&plan, &current).await);
                 match removed {
                     Ok(()) => {
-                        forget(ctx, &plan, spec, &releases).await?;
+                        forget(&plan, spec, &releases).await?;
                         status.insert("installFailures".into(), Value::Null);
                         failed.remediated = Some(format!(
                             "Helm uninstall succeeded for release {}/{}",
@@ -1356,6 +1373,7 @@ async fn test(
     let timeout = text(spec, "/test/timeout").and_then(weir_api::duration::parse);
     let plan_view = Plan {
         manager: Arc::clone(&plan.manager),
+        client: plan.client.clone(),
         name: plan.name.clone(),
         namespace: plan.namespace.clone(),
         storage_namespace: plan.storage_namespace.clone(),
@@ -1754,7 +1772,7 @@ async fn release(
     if !manifest.is_empty() {
         new["manifest"] = json!(manifest);
     }
-    store(&ctx.client, &plan.storage_namespace, &new, false).await?;
+    store(&plan.client, &plan.storage_namespace, &new, false).await?;
 
     let applied = async {
         let section = if is_upgrade { "upgrade" } else { "install" };
@@ -1768,7 +1786,7 @@ async fn release(
                 crds.extend(docs.into_iter().filter_map(|d| d.value.as_object().cloned()));
             }
             if policy == "Create" {
-                let crd_api: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> = Api::all(ctx.client.clone());
+                let crd_api: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> = Api::all(plan.client.clone());
                 let mut missing = Vec::new();
                 for crd in crds {
                     let name = crd["metadata"]["name"].as_str().unwrap_or_default().to_owned();
@@ -1819,8 +1837,8 @@ async fn release(
                 "Install complete"
             };
             rel::set_status(&mut new, helm_status::DEPLOYED, description);
-            store(&ctx.client, &plan.storage_namespace, &new, true).await?;
-            supersede_and_trim(ctx, plan, spec, version).await?;
+            store(&plan.client, &plan.storage_namespace, &new, true).await?;
+            supersede_and_trim(plan, spec, version).await?;
             info!(release = %plan.name, version, action, "released");
             Ok((
                 Done {
@@ -1843,7 +1861,7 @@ async fn release(
                 plan.chart.metadata["version"].as_str().unwrap_or_default()
             );
             rel::set_status(&mut new, helm_status::FAILED, &text);
-            store(&ctx.client, &plan.storage_namespace, &new, true).await?;
+            store(&plan.client, &plan.storage_namespace, &new, true).await?;
             Err(fail(text))
         }
     }
@@ -1858,13 +1876,8 @@ async fn wait(plan: &Plan, set: &ChangeSet) -> Result<(), String> {
 
 /// Marks every deployed release other than `version` superseded and deletes the oldest
 /// beyond `spec.maxHistory` (default 5; 0: unlimited).
-async fn supersede_and_trim(
-    ctx: &Context,
-    plan: &Plan,
-    spec: &Value,
-    version: u32,
-) -> Result<(), Failure> {
-    let releases = history(&ctx.client, &plan.storage_namespace, &plan.name).await?;
+async fn supersede_and_trim(plan: &Plan, spec: &Value, version: u32) -> Result<(), Failure> {
+    let releases = history(&plan.client, &plan.storage_namespace, &plan.name).await?;
     for mut old in releases
         .iter()
         .filter(|r| rel::version(r) != version)
@@ -1876,12 +1889,12 @@ async fn supersede_and_trim(
                 .unwrap_or_default()
                 .to_owned();
             rel::set_status(&mut old, helm_status::SUPERSEDED, &description);
-            store(&ctx.client, &plan.storage_namespace, &old, true).await?;
+            store(&plan.client, &plan.storage_namespace, &old, true).await?;
         }
     }
     let max = spec["maxHistory"].as_i64().unwrap_or(5);
     if max > 0 && releases.len() as i64 > max {
-        let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &plan.storage_namespace);
+        let api: Api<Secret> = Api::namespaced(plan.client.clone(), &plan.storage_namespace);
         let excess = releases.len() - max as usize;
         for old in releases.iter().take(excess) {
             let _ = api
@@ -1897,19 +1910,14 @@ async fn supersede_and_trim(
 
 /// Rolls back to `target` as release `version`: its manifest applied again, the failed
 /// release superseded, as `helm rollback` does.
-async fn rollback(
-    ctx: &Context,
-    plan: &Plan,
-    target: &Value,
-    version: u32,
-) -> Result<Value, Failure> {
+async fn rollback(plan: &Plan, target: &Value, version: u32) -> Result<Value, Failure> {
     let mut back = target.clone();
     let now = jiff::Timestamp::now().to_string();
     back["version"] = json!(version);
     back["info"]["last_deployed"] = json!(now);
     let description = format!("Rollback to {}", rel::version(target));
     rel::set_status(&mut back, helm_status::PENDING_ROLLBACK, &description);
-    store(&ctx.client, &plan.storage_namespace, &back, false).await?;
+    store(&plan.client, &plan.storage_namespace, &back, false).await?;
     let manifest = back["manifest"].as_str().unwrap_or_default().to_owned();
     let (objects, inventory) = release_objects(
         &manifest,
@@ -1925,7 +1933,7 @@ async fn rollback(
             .await
             .map_err(|e| e.to_string())?;
         // Objects only the failed release had are deleted.
-        let releases = history(&ctx.client, &plan.storage_namespace, &plan.name)
+        let releases = history(&plan.client, &plan.storage_namespace, &plan.name)
             .await
             .map_err(|f| f.message)?;
         if let Some(failed) = releases
@@ -1951,8 +1959,8 @@ async fn rollback(
     match result {
         Ok(()) => {
             rel::set_status(&mut back, helm_status::DEPLOYED, &description);
-            store(&ctx.client, &plan.storage_namespace, &back, true).await?;
-            let releases = history(&ctx.client, &plan.storage_namespace, &plan.name).await?;
+            store(&plan.client, &plan.storage_namespace, &back, true).await?;
+            let releases = history(&plan.client, &plan.storage_namespace, &plan.name).await?;
             // Every other deployed release is superseded; failed ones stay failed, as in Helm.
             for mut old in releases.into_iter().filter(|r| {
                 rel::version(r) != version && rel::status_of(r) == helm_status::DEPLOYED
@@ -1962,7 +1970,7 @@ async fn rollback(
                     .unwrap_or_default()
                     .to_owned();
                 rel::set_status(&mut old, helm_status::SUPERSEDED, &d);
-                store(&ctx.client, &plan.storage_namespace, &old, true).await?;
+                store(&plan.client, &plan.storage_namespace, &old, true).await?;
             }
             Ok(back)
         }
@@ -1972,7 +1980,7 @@ async fn rollback(
                 helm_status::FAILED,
                 &format!("Rollback \"{}\" failed: {message}", plan.name),
             );
-            store(&ctx.client, &plan.storage_namespace, &back, true).await?;
+            store(&plan.client, &plan.storage_namespace, &back, true).await?;
             Err(failure(Reason::RollbackFailed, message))
         }
     }
@@ -1980,12 +1988,7 @@ async fn rollback(
 
 /// Deletes the history of an uninstalled release, or with `uninstall.keepHistory` marks its
 /// last revision `uninstalled`.
-async fn forget(
-    ctx: &Context,
-    plan: &Plan,
-    spec: &Value,
-    releases: &[Value],
-) -> Result<(), Failure> {
+async fn forget(plan: &Plan, spec: &Value, releases: &[Value]) -> Result<(), Failure> {
     if spec["uninstall"]["keepHistory"] == true {
         if let Some(last) = releases.last() {
             let mut last = last.clone();
@@ -1994,11 +1997,11 @@ async fn forget(
                 helm_status::UNINSTALLED,
                 "Uninstallation complete",
             );
-            store(&ctx.client, &plan.storage_namespace, &last, true).await?;
+            store(&plan.client, &plan.storage_namespace, &last, true).await?;
         }
         return Ok(());
     }
-    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &plan.storage_namespace);
+    let api: Api<Secret> = Api::namespaced(plan.client.clone(), &plan.storage_namespace);
     for r in releases {
         let _ = api
             .delete(
@@ -2042,7 +2045,8 @@ async fn uninstall(
         .unwrap_or(text(spec, "/storageNamespace").unwrap_or(&target))
         .to_owned();
     let name = release_name(spec, &hr_name);
-    let releases = history(&ctx.client, &storage_ns, &name).await?;
+    let (manager, client) = manager_for(ctx, &namespace, spec, &target).await?;
+    let releases = history(&client, &storage_ns, &name).await?;
     let Some(current) = releases
         .iter()
         .rev()
@@ -2052,7 +2056,8 @@ async fn uninstall(
         return Ok(());
     };
     let plan = Plan {
-        manager: manager_for(ctx, &namespace, spec, &target)?,
+        manager,
+        client,
         name: name.clone(),
         namespace: target,
         storage_namespace: storage_ns.clone(),
@@ -2062,7 +2067,7 @@ async fn uninstall(
         timeout: Duration::from_secs(300),
     };
     remove_objects(&plan, &current).await?;
-    forget(ctx, &plan, spec, &releases).await?;
+    forget(&plan, spec, &releases).await?;
     info!(release = %name, namespace = %storage_ns, "uninstalled");
     Ok(())
 }

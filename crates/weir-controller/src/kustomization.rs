@@ -860,47 +860,9 @@ async fn target(ctx: &Context, namespace: &str, spec: &Value) -> Result<Arc<Mana
     let failed = |why: String| failure(Reason::ReconciliationFailed, why);
     let (config, key) = match kubeconfig {
         Some(secret) => {
-            let secrets: Api<k8s_openapi::api::core::v1::Secret> =
-                Api::namespaced(ctx.client.clone(), namespace);
-            let found = secrets
-                .get_opt(secret)
+            let (config, version) = remote_config(&ctx.client, namespace, spec, secret)
                 .await
-                .map_err(|e| {
-                    failed(format!(
-                        "cannot read kubeconfig secret '{namespace}/{secret}': {e}"
-                    ))
-                })?
-                .ok_or_else(|| {
-                    failed(format!(
-                        "kubeconfig secret '{namespace}/{secret}' not found"
-                    ))
-                })?;
-            let version = found.metadata.resource_version.clone().unwrap_or_default();
-            let mut data = found.data.unwrap_or_default();
-            let key = text(spec, "/kubeConfig/secretRef/key");
-            let bytes = match key {
-                Some(key) => data.remove(key),
-                None => data.remove("value").or_else(|| data.remove("value.yaml")),
-            }
-            .ok_or_else(|| {
-                failed(format!(
-                    "kubeconfig secret '{namespace}/{secret}' has no key {}",
-                    key.unwrap_or("'value' or 'value.yaml'")
-                ))
-            })?;
-            let text = String::from_utf8(bytes.0).map_err(|_| {
-                failed(format!(
-                    "kubeconfig secret '{namespace}/{secret}' is not UTF-8"
-                ))
-            })?;
-            let parsed = kube::config::Kubeconfig::from_yaml(&text)
-                .map_err(|e| failed(format!("kubeconfig secret '{namespace}/{secret}': {e}")))?;
-            let config = kube::Config::from_custom_kubeconfig(
-                parsed,
-                &kube::config::KubeConfigOptions::default(),
-            )
-            .await
-            .map_err(|e| failed(format!("kubeconfig secret '{namespace}/{secret}': {e}")))?;
+                .map_err(failed)?;
             (
                 Some(config),
                 format!("kubeconfig:{namespace}/{secret}@{version}"),
@@ -927,6 +889,46 @@ async fn target(ctx: &Context, namespace: &str, spec: &Value) -> Result<Arc<Mana
         let client = kube::Client::try_from(config).map_err(|e| failed(e.to_string()))?;
         Ok(manager(&client, force))
     })
+}
+
+/// The client configuration in kubeconfig Secret `namespace/secret` (`spec.kubeConfig.secretRef`,
+/// key `spec.kubeConfig.secretRef.key`, else `value` or `value.yaml`), and the Secret's
+/// resourceVersion.
+pub(crate) async fn remote_config(
+    client: &kube::Client,
+    namespace: &str,
+    spec: &Value,
+    secret: &str,
+) -> Result<(kube::Config, String), String> {
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+        Api::namespaced(client.clone(), namespace);
+    let found = secrets
+        .get_opt(secret)
+        .await
+        .map_err(|e| format!("cannot read kubeconfig secret '{namespace}/{secret}': {e}"))?
+        .ok_or_else(|| format!("kubeconfig secret '{namespace}/{secret}' not found"))?;
+    let version = found.metadata.resource_version.clone().unwrap_or_default();
+    let mut data = found.data.unwrap_or_default();
+    let key = text(spec, "/kubeConfig/secretRef/key");
+    let bytes = match key {
+        Some(key) => data.remove(key),
+        None => data.remove("value").or_else(|| data.remove("value.yaml")),
+    }
+    .ok_or_else(|| {
+        format!(
+            "kubeconfig secret '{namespace}/{secret}' has no key {}",
+            key.unwrap_or("'value' or 'value.yaml'")
+        )
+    })?;
+    let text = String::from_utf8(bytes.0)
+        .map_err(|_| format!("kubeconfig secret '{namespace}/{secret}' is not UTF-8"))?;
+    let parsed = kube::config::Kubeconfig::from_yaml(&text)
+        .map_err(|e| format!("kubeconfig secret '{namespace}/{secret}': {e}"))?;
+    let config =
+        kube::Config::from_custom_kubeconfig(parsed, &kube::config::KubeConfigOptions::default())
+            .await
+            .map_err(|e| format!("kubeconfig secret '{namespace}/{secret}': {e}"))?;
+    Ok((config, version))
 }
 
 fn cached(

@@ -1078,3 +1078,60 @@ fn to_toml_matches_helm() -> TestResult {
     )?;
     same_as_helm(&["template".into(), "r".into(), chart.display().to_string()])
 }
+
+#[tokio::test]
+async fn a_release_to_the_cluster_of_a_kubeconfig_secret() -> TestResult {
+    let files = chart_files("charts/demo");
+    let refs: Vec<(&str, &str)> = files.iter().map(|(p, c)| (p.as_str(), *c)).collect();
+    let (fleet, _) = Fleet::start("helm-remote", &refs, Transport::Https).await?;
+    // A kubeconfig in a Secret (here for the same cluster) is used instead of the controller's
+    // identity, for the objects and for the release records.
+    let kubeconfig = std::fs::read_to_string(fleet.env.control_plane.kubeconfig_path())?;
+    let secrets: Api<Secret> = fleet.env.api();
+    let remote: Secret = serde_json::from_value(json!({
+        "metadata": { "name": "remote" }, "stringData": { "value": kubeconfig },
+    }))?;
+    secrets.create(&PostParams::default(), &remote).await?;
+    let hr = helm_releases(&fleet);
+    git_release(
+        &hr,
+        "remote",
+        json!({ "kubeConfig": { "secretRef": { "name": "remote" } }, "values": { "message": "remote" } }),
+    )
+    .await?;
+    wait_for(&hr, "remote", WAIT, |o| released_version(o, 1)).await?;
+    assert_eq!(
+        message(&fleet, "remote-config").await.as_deref(),
+        Some("remote")
+    );
+    assert!(
+        secrets
+            .get_opt("sh.helm.release.v1.remote.v1")
+            .await?
+            .is_some()
+    );
+    // A missing Secret: a clear failure naming it.
+    git_release(
+        &hr,
+        "nowhere",
+        json!({ "kubeConfig": { "secretRef": { "name": "absent" } } }),
+    )
+    .await?;
+    let failed = wait_for(&hr, "nowhere", WAIT, |o| {
+        crate::controller::condition(o, "Ready")
+            .and_then(|c| c["message"].as_str())
+            .is_some_and(|m| m.contains("kubeconfig secret"))
+    })
+    .await?;
+    assert!(is(&failed, "Ready", "False"));
+    let why = crate::controller::condition(&failed, "Ready")
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        why["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("kubeconfig secret") && m.contains("absent")),
+        "{why}"
+    );
+    Ok(())
+}
