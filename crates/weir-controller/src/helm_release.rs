@@ -373,7 +373,12 @@ pub async fn reconcile(ctx: &Context, object: &DynamicObject) -> Result<Outcome,
     status.insert("conditions".into(), Value::Array(conditions));
     status.remove("forcePending");
     // Keyed by the chart as it is now (the reconcile may have created it).
-    let chart_now = chart_digest(ctx, object, &status).await;
+    // Read again only when the chart was unknown at the start (this reconcile made it).
+    let chart_now = if current_chart.is_empty() {
+        chart_digest(ctx, object, &status).await
+    } else {
+        current_chart.clone()
+    };
     patch_status(&api, &name, status).await?;
     if let Some(requeue) = outcome.requeue {
         let due_key = format!("{key}@{generation}@{chart_now}");
@@ -1169,19 +1174,7 @@ async fn run(
         // Install (again, when earlier attempts failed and retries remain).
         let failures = counter("installFailures");
         let retries = remediation("install");
-        if failures > 0 && retries >= 0 && failures > retries {
-            return Err(Failure {
-                terminal: true,
-                released: true,
-                ..failure(
-                    Reason::RetriesExceeded,
-                    format!(
-                        "Failed to install after {failures} attempt(s), giving up until the HelmRelease changes; last failure: {}",
-                        last_failure(status)
-                    ),
-                )
-            });
-        }
+        retries_left("install", failures, retries, status)?;
         status.insert("lastAttemptedReleaseAction".into(), json!("install"));
         let next = latest.as_ref().map_or(1, |l| rel::version(l) + 1);
         return match release(ctx, object, spec, &plan, next, None, "install").await {
@@ -1260,19 +1253,7 @@ async fn run(
     }
     let failures = counter("upgradeFailures");
     let retries = remediation("upgrade");
-    if failures > 0 && retries >= 0 && failures > retries {
-        return Err(Failure {
-            terminal: true,
-            released: true,
-            ..failure(
-                Reason::RetriesExceeded,
-                format!(
-                    "Failed to upgrade after {failures} attempt(s), giving up until the HelmRelease changes; last failure: {}",
-                    last_failure(status)
-                ),
-            )
-        });
-    }
+    retries_left("upgrade", failures, retries, status)?;
     status.insert("lastAttemptedReleaseAction".into(), json!("upgrade"));
     let next = latest.as_ref().map_or(1, |l| rel::version(l) + 1);
     match release(ctx, object, spec, &plan, next, Some(&current), "upgrade").await {
@@ -1527,6 +1508,30 @@ async fn drift(
             drifted.join("\n")
         ),
     }))
+}
+
+/// Fails terminally (`RetriesExceeded`, with the last failure) once `failures` of `action`
+/// (install or upgrade) exceed its remediation `retries` (negative: retry forever).
+fn retries_left(
+    action: &str,
+    failures: i64,
+    retries: i64,
+    status: &Map<String, Value>,
+) -> Result<(), Failure> {
+    if failures > 0 && retries >= 0 && failures > retries {
+        return Err(Failure {
+            terminal: true,
+            released: true,
+            ..failure(
+                Reason::RetriesExceeded,
+                format!(
+                    "Failed to {action} after {failures} attempt(s), giving up until the HelmRelease changes; last failure: {}",
+                    last_failure(status)
+                ),
+            )
+        });
+    }
+    Ok(())
 }
 
 /// The message of the `Released=False` condition (the last Helm action's failure).
